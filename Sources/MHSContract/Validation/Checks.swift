@@ -1,0 +1,253 @@
+/// Gathers problems, listing at most a fixed number per rule and counting the rest.
+struct ProblemCollector {
+    private(set) var problems: [Problem] = []
+    private var counts: [Rule: Int] = [:]
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func add(_ rule: Rule, _ message: @autoclosure () -> String, at path: @autoclosure () -> JSONPath) {
+        let n = counts[rule, default: 0] + 1
+        counts[rule] = n
+        if n <= limit { problems.append(Problem(rule: rule, message: message(), path: path())) }
+    }
+
+    func report() -> ValidationReport {
+        var all = problems
+        for rule in Rule.allCases {
+            if let n = counts[rule], n > limit {
+                var note = Problem(
+                    rule: .truncated, message: "\(n - limit) more \(rule.rawValue) problem(s) not listed (\(n) in all)",
+                    path: JSONPath())
+                note.severity = rule.severity
+                all.append(note)
+            }
+        }
+        return ValidationReport(problems: all)
+    }
+}
+
+/// The semantic rules of the contract, checked on typed values. Both the typed validator
+/// and the JSON validator (once it has read a well-formed piece) call these, so each rule
+/// lives in one place.
+struct Checker {
+    var out: ProblemCollector
+    let context: ValidationContext
+    /// Level-0 size of the scan being checked, when known.
+    var slide: SlideSize?
+
+    init(context: ValidationContext) {
+        self.context = context
+        self.out = ProblemCollector(limit: max(1, context.maximumProblemsPerRule))
+    }
+
+    // MARK: Body and scans
+
+    /// Scan ids: numeric strings, unique, and among the task's when those are known.
+    mutating func scanIds(_ ids: [(id: String, path: JSONPath)], emptyAt bodyPath: JSONPath?) {
+        if let bodyPath {
+            out.add(.scanResultsEmpty, "scanResults is empty: the post completes the task without reporting any scan", at: bodyPath)
+        }
+        var seen: [String: JSONPath] = [:]
+        for (id, path) in ids {
+            if id.isEmpty || !id.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+                out.add(.scanIdNumeric, "scanId \"\(id)\" is not a numeric string (e.g. \"8061860\")", at: path)
+            }
+            if let first = seen[id] {
+                out.add(.scanIdDuplicate, "scanId \"\(id)\" already appears at \(first); each scan is reported once", at: path)
+            } else {
+                seen[id] = path
+            }
+            if let known = context.scanIds, !known.contains(id) {
+                out.add(
+                    .scanIdUnknown,
+                    "scanId \"\(id)\" is not a scan of this task (its scans: \(known.sorted().joined(separator: ", ")))",
+                    at: path)
+            }
+        }
+    }
+
+    /// Selects the slide size used for coordinate warnings of one scan.
+    mutating func enterScan(id: String?) {
+        slide = id.flatMap { context.slideSizes[$0] } ?? context.slideSize
+    }
+
+    /// The free-form `results` object: `summary` must be a string; `external_url` should be.
+    mutating func results(_ results: JSONObject, at path: JSONPath) {
+        if let summary = results["summary"], summary.stringValue == nil {
+            out.add(
+                .summaryString, "summary must be a string, found \(summary.typeName); the platform rejects the request",
+                at: path.key("summary"))
+        }
+        if let url = results["external_url"], url.stringValue == nil {
+            out.add(
+                .externalURLString, "external_url is a \(url.typeName), not a string: it will not be shown as a link",
+                at: path.key("external_url"))
+        }
+    }
+
+    // MARK: Numbers and points
+
+    @inline(__always)
+    mutating func finite(_ value: Double, at path: @autoclosure () -> JSONPath) {
+        if !value.isFinite { out.add(.numberFinite, "number is \(value), which JSON cannot carry", at: path()) }
+    }
+
+    /// A level-0 coordinate pair: finite, not negative, inside the slide when its size is known.
+    @inline(__always)
+    mutating func coordinate(x: Double, y: Double, at path: @autoclosure () -> JSONPath) {
+        guard x.isFinite, y.isFinite else {
+            out.add(.numberFinite, "coordinate (\(x), \(y)) is not finite", at: path())
+            return
+        }
+        if x < 0 || y < 0 {
+            out.add(.coordinateNegative, "coordinate (\(x), \(y)) is negative: level-0 pixels start at 0", at: path())
+        } else if let slide, x > slide.width || y > slide.height {
+            out.add(.coordinateOutsideSlide, "coordinate (\(x), \(y)) lies outside the \(slide) slide", at: path())
+        }
+    }
+
+    mutating func point(_ p: DifferentialPoint, at path: @autoclosure () -> JSONPath) {
+        coordinate(x: p.x, y: p.y, at: path())
+        if !p.score.isFinite { out.add(.numberFinite, "score is \(p.score), which JSON cannot carry", at: path().key("score")) }
+    }
+
+    mutating func points(_ points: [DifferentialPoint], at path: JSONPath) {
+        for i in points.indices { point(points[i], at: path.index(i)) }
+    }
+
+    mutating func object(_ o: CountedObject, at path: @autoclosure () -> JSONPath) {
+        coordinate(x: o.x, y: o.y, at: path())
+        finite(o.width, at: path().key("width"))
+        finite(o.height, at: path().key("height"))
+        if o.width.isFinite, o.height.isFinite, o.width >= 0, o.height >= 0 {
+            coordinate(x: o.x + o.width, y: o.y + o.height, at: path())
+        }
+    }
+
+    // MARK: GeoJSON
+
+    /// Geometry rules: ring closure and length, line length, finite coordinates.
+    mutating func geometry(_ g: Geometry, at path: JSONPath) {
+        let coordinates = path.key("coordinates")
+        switch g {
+        case .point(let p):
+            coordinate(x: p.x, y: p.y, at: coordinates)
+        case .multiPoint(let ps):
+            positions(ps, at: coordinates)
+        case .lineString(let ps):
+            line(ps, at: coordinates)
+        case .multiLineString(let lines):
+            for i in lines.indices { line(lines[i], at: coordinates.index(i)) }
+        case .polygon(let rings):
+            polygon(rings, at: coordinates)
+        case .multiPolygon(let polygons):
+            for i in polygons.indices { polygon(polygons[i], at: coordinates.index(i)) }
+        case .geometryCollection(let gs):
+            for i in gs.indices { geometry(gs[i], at: path.key("geometries").index(i)) }
+        }
+    }
+
+    private mutating func positions(_ ps: [Position], at path: JSONPath) {
+        for i in ps.indices { coordinate(x: ps[i].x, y: ps[i].y, at: path.index(i)) }
+    }
+
+    private mutating func line(_ ps: [Position], at path: JSONPath) {
+        if ps.count < 2 { out.add(.lineLength, "a LineString needs at least 2 positions, found \(ps.count)", at: path) }
+        positions(ps, at: path)
+    }
+
+    private mutating func polygon(_ rings: [[Position]], at path: JSONPath) {
+        if rings.isEmpty { out.add(.ringLength, "a Polygon needs at least one ring", at: path) }
+        for i in rings.indices {
+            let ring = rings[i]
+            if ring.count < 4 {
+                out.add(.ringLength, "a linear ring needs at least 4 positions, found \(ring.count)", at: path.index(i))
+            } else if ring.first!.x != ring.last!.x || ring.first!.y != ring.last!.y {
+                out.add(
+                    .ringClosed,
+                    "ring is not closed: it starts at (\(ring.first!.x), \(ring.first!.y)) but ends at (\(ring.last!.x), \(ring.last!.y))",
+                    at: path.index(i))
+            }
+            positions(ring, at: path.index(i))
+        }
+    }
+
+    /// Feature rules. `topLevel` marks a scan's `geojson` annotations, which need a string
+    /// `annotation_type` and are stored with a box. `geometryKnown` is false when the JSON
+    /// validator could not read the geometry (already reported); `bboxGiven` is true when
+    /// the JSON had a bbox, even one too malformed to read (also reported already).
+    mutating func feature(
+        _ f: Feature, at path: JSONPath, topLevel: Bool, geometryKnown: Bool = true, bboxGiven: Bool = false
+    ) {
+        let properties = path.key("properties")
+        if topLevel {
+            switch f.properties?["annotation_type"] {
+            case .string?: break
+            case nil:
+                out.add(
+                    .annotationType,
+                    "annotation_type is missing: every annotation of a scan needs a string properties.annotation_type",
+                    at: properties.key("annotation_type"))
+            case let other?:
+                out.add(
+                    .annotationType, "annotation_type must be a string, found \(other.typeName)",
+                    at: properties.key("annotation_type"))
+            }
+        }
+        if let colors = f.properties?["contour_colors"] { contourColors(colors, at: properties.key("contour_colors")) }
+        if let bbox = f.bbox {
+            let b = path.key("bbox")
+            if ![bbox.minX, bbox.minY, bbox.maxX, bbox.maxY].allSatisfy(\.isFinite) {
+                out.add(.bboxShape, "bbox holds a number that is not finite", at: b)
+            } else if bbox.minX > bbox.maxX || bbox.minY > bbox.maxY {
+                out.add(
+                    .bboxOrder, "bbox must be [minX, minY, maxX, maxY] with min <= max, found [\(bbox.minX), \(bbox.minY), \(bbox.maxX), \(bbox.maxY)]",
+                    at: b)
+            } else if geometryKnown, let bounds = f.geometry?.bounds, !bbox.contains(bounds) {
+                out.add(
+                    .bboxEncloses,
+                    "bbox does not enclose the geometry (geometry spans [\(bounds.minX), \(bounds.minY), \(bounds.maxX), \(bounds.maxY)])",
+                    at: b)
+            }
+        } else if topLevel, !bboxGiven, geometryKnown, let g = f.geometry {
+            if case .polygon = g {} else {
+                out.add(
+                    .bboxMissing, "a \(g.typeName) annotation without bbox is stored with a zero box; give it a bbox",
+                    at: path)
+            }
+        }
+        if geometryKnown, let g = f.geometry { geometry(g, at: path.key("geometry")) }
+    }
+
+    /// Heatmap colours: an array of `#RRGGBB` strings.
+    mutating func contourColors(_ value: JSONValue, at path: JSONPath) {
+        guard case .array(let colors) = value else {
+            out.add(.contourColors, "contour_colors must be an array of \"#RRGGBB\" strings, found \(value.typeName)", at: path)
+            return
+        }
+        for i in colors.indices {
+            guard let s = colors[i].stringValue, Self.isHexColor(s) else {
+                let found = colors[i].stringValue.map { "\"\($0)\"" } ?? colors[i].typeName
+                out.add(.contourColors, "contour colour must be a \"#RRGGBB\" string, found \(found)", at: path.index(i))
+                continue
+            }
+        }
+    }
+
+    static func isHexColor(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard u.count == 7, u[0] == UInt8(ascii: "#") else { return false }
+        return u.dropFirst().allSatisfy { b in
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b)
+                || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b)
+        }
+    }
+
+    /// An AreaDifferential region must be a Feature with Polygon geometry.
+    mutating func areaRegion(_ region: Feature, at path: JSONPath) {
+        if case .polygon? = region.geometry { return }
+        let found = region.geometry?.typeName ?? "no geometry"
+        out.add(.areaRegionPolygon, "an AreaDifferential region must be a Polygon Feature, found \(found)", at: path.key("geometry"))
+    }
+}
