@@ -90,26 +90,26 @@ struct Checker {
 
     @inline(__always)
     mutating func finite(_ value: Double, at path: @autoclosure () -> JSONPath) {
-        if !value.isFinite { out.add(.numberFinite, "number is \(value), which JSON cannot carry", at: path()) }
+        if !value.isFinite { out.add(.numberFinite, "number is \(n(value)), which JSON cannot carry", at: path()) }
     }
 
     /// A level-0 coordinate pair: finite, not negative, inside the slide when its size is known.
     @inline(__always)
     mutating func coordinate(x: Double, y: Double, at path: @autoclosure () -> JSONPath) {
         guard x.isFinite, y.isFinite else {
-            out.add(.numberFinite, "coordinate (\(x), \(y)) is not finite", at: path())
+            out.add(.numberFinite, "coordinate (\(n(x)), \(n(y))) is not finite", at: path())
             return
         }
         if x < 0 || y < 0 {
-            out.add(.coordinateNegative, "coordinate (\(x), \(y)) is negative: level-0 pixels start at 0", at: path())
+            out.add(.coordinateNegative, "coordinate (\(n(x)), \(n(y))) is negative: level-0 pixels start at 0", at: path())
         } else if let slide, x > slide.width || y > slide.height {
-            out.add(.coordinateOutsideSlide, "coordinate (\(x), \(y)) lies outside the \(slide) slide", at: path())
+            out.add(.coordinateOutsideSlide, "coordinate (\(n(x)), \(n(y))) lies outside the \(slide) slide", at: path())
         }
     }
 
     mutating func point(_ p: DifferentialPoint, at path: @autoclosure () -> JSONPath) {
         coordinate(x: p.x, y: p.y, at: path())
-        if !p.score.isFinite { out.add(.numberFinite, "score is \(p.score), which JSON cannot carry", at: path().key("score")) }
+        if !p.score.isFinite { out.add(.numberFinite, "score is \(n(p.score)), which JSON cannot carry", at: path().key("score")) }
     }
 
     mutating func points(_ points: [DifferentialPoint], at path: JSONPath) {
@@ -166,7 +166,7 @@ struct Checker {
             } else if ring.first!.x != ring.last!.x || ring.first!.y != ring.last!.y {
                 out.add(
                     .ringClosed,
-                    "ring is not closed: it starts at (\(ring.first!.x), \(ring.first!.y)) but ends at (\(ring.last!.x), \(ring.last!.y))",
+                    "ring is not closed: it starts at (\(n(ring.first!.x)), \(n(ring.first!.y))) but ends at (\(n(ring.last!.x)), \(n(ring.last!.y)))",
                     at: path.index(i))
             }
             positions(ring, at: path.index(i))
@@ -202,12 +202,12 @@ struct Checker {
                 out.add(.bboxShape, "bbox holds a number that is not finite", at: b)
             } else if bbox.minX > bbox.maxX || bbox.minY > bbox.maxY {
                 out.add(
-                    .bboxOrder, "bbox must be [minX, minY, maxX, maxY] with min <= max, found [\(bbox.minX), \(bbox.minY), \(bbox.maxX), \(bbox.maxY)]",
+                    .bboxOrder, "bbox must be [minX, minY, maxX, maxY] with min <= max, found [\(n(bbox.minX)), \(n(bbox.minY)), \(n(bbox.maxX)), \(n(bbox.maxY))]",
                     at: b)
             } else if geometryKnown, let bounds = f.geometry?.bounds, !bbox.contains(bounds) {
                 out.add(
                     .bboxEncloses,
-                    "bbox does not enclose the geometry (geometry spans [\(bounds.minX), \(bounds.minY), \(bounds.maxX), \(bounds.maxY)])",
+                    "bbox does not enclose the geometry (geometry spans [\(n(bounds.minX)), \(n(bounds.minY)), \(n(bounds.maxX)), \(n(bounds.maxY))])",
                     at: b)
             }
         } else if topLevel, !bboxGiven, geometryKnown, let g = f.geometry {
@@ -250,4 +250,10 @@ struct Checker {
         let found = region.geometry?.typeName ?? "no geometry"
         out.add(.areaRegionPolygon, "an AreaDifferential region must be a Polygon Feature, found \(found)", at: path.key("geometry"))
     }
+}
+
+/// A number as a message shows it: `250` rather than `250.0`.
+func n(_ value: Double) -> String {
+    if value.magnitude < 1e15, Double(Int64(value)) == value { return String(Int64(value)) }
+    return value.description
 }
