@@ -120,6 +120,28 @@ struct JSONTests {
     }
 }
 
+extension JSONTests {
+    @Test("model numbers round-trip exactly and read naturally")
+    func modelNumbers() throws {
+        #expect(try MHSJSON.encodeString(Position(40.25, 0.1)) == "[40.25,0.1]")
+        #expect(try MHSJSON.encodeString(Position(-3, 1e-7)) == "[-3,1e-07]")
+        #expect(try MHSJSON.encodeString(Position(0.7919, 123456.125)) == "[0.7919,123456.125]")
+        var rng = SplitMix(seed: 11)
+        for i in 0..<50_000 {
+            let unit = Double(rng.next() >> 11) / Double(1 << 53)
+            let x: Double
+            switch i % 3 {
+            case 0: x = unit * 2e9 - 1e9  // full-precision values
+            case 1: x = Double(Int64(unit * 1e8)) / 1000  // few decimals
+            default: x = (unit - 0.5) * 1e-3  // small values
+            }
+            let text = try MHSJSON.encode(Position(x, -x))
+            let back = try JSONParser.parse(text)
+            #expect(back.arrayValue?.map { $0.doubleValue! } == [x, -x], "\(String(decoding: text, as: UTF8.self))")
+        }
+    }
+}
+
 /// A small deterministic generator for reproducible fuzzing.
 struct SplitMix {
     var state: UInt64

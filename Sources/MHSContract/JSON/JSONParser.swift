@@ -178,6 +178,7 @@ private struct Cursor {
             guard isDigit(index) else { throw error("a number needs a digit in its exponent") }
             while isDigit(index) { index += 1 }
         }
+        if let fast = fastNumber(start, isInteger: isInteger) { return fast }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .int(integer) }
         guard let double = Double(text), double.isFinite else {
@@ -185,6 +186,38 @@ private struct Cursor {
         }
         return .double(double)
     }
+
+    /// Numbers with at most 15 significant digits and no exponent, read without making a
+    /// String: an integer, or (Clinger's fast path) an exact mantissa divided by an exact
+    /// power of ten, which IEEE division rounds correctly. Nil for anything else.
+    func fastNumber(_ start: Int, isInteger: Bool) -> JSONValue? {
+        var i = start
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var decimals = 0
+        var seenDot = false
+        while i < index {
+            let b = bytes[i]
+            if b == UInt8(ascii: ".") {
+                seenDot = true
+            } else if b >= 0x30 && b <= 0x39 {
+                mantissa = mantissa &* 10 &+ UInt64(b - 0x30)
+                digits += 1
+                if seenDot { decimals += 1 }
+            } else {
+                return nil  // exponent
+            }
+            i += 1
+        }
+        guard digits <= 15 else { return nil }
+        if isInteger { return .int(negative ? -Int64(mantissa) : Int64(mantissa)) }
+        let value = Double(mantissa) / Self.powersOfTen[decimals]
+        return .double(negative ? -value : value)
+    }
+
+    static let powersOfTen: [Double] = (0...15).map { k in (0..<k).reduce(1.0) { r, _ in r * 10 } }
 
     mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
         guard index + 4 <= bytes.count else { throw error("incomplete \\u escape") }

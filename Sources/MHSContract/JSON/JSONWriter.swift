@@ -151,15 +151,51 @@ public struct JSONWriter {
         }
     }
 
-    /// Appends a number: integral values below 2^53 as integers, others in shortest form.
-    /// NaN and infinities are written as `null` and counted in ``nonFiniteCount``.
+    /// Appends a number: integral values below 2^53 as integers, others in a shortest
+    /// round-tripping form. NaN and infinities are written as `null` and counted in
+    /// ``nonFiniteCount``.
     @inline(__always)
     public mutating func number(_ value: Double) {
-        if value.magnitude < 9_007_199_254_740_992, Double(Int64(value)) == value {
+        let magnitude = value.magnitude
+        if magnitude < 9_007_199_254_740_992, Double(Int64(value)) == value {
             integer(Int64(value))
+        } else if magnitude >= 1e-4, magnitude < 1e9, fixedPoint(value) {
+            return
         } else {
             exactDouble(value)
         }
+    }
+
+    /// Powers of ten that are exact in a `Double`.
+    private static let powersOfTen: [Double] = (0...9).map { k in (0..<k).reduce(1.0) { r, _ in r * 10 } }
+
+    /// Writes `value` with the fewest decimals k (1...9) such that the decimal text parses
+    /// back to exactly `value`: m = round(value·10^k) qualifies when m / 10^k == value,
+    /// because both that division and a correct parser round the same exact quotient.
+    /// Returns false (writing nothing) when no such k exists.
+    @inline(__always)
+    private mutating func fixedPoint(_ value: Double) -> Bool {
+        for k in 1...9 {
+            let scale = Self.powersOfTen[k]
+            let scaled = value.magnitude * scale
+            let m = UInt64(scaled + 0.5)
+            guard Double(m) / scale == value.magnitude else { continue }
+            if value < 0 { bytes.append(UInt8(ascii: "-")) }
+            let p = UInt64(scale)
+            unsigned(m / p)
+            bytes.append(UInt8(ascii: "."))
+            var fraction = m % p
+            var digits: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &digits) { scratch in
+                for i in stride(from: k - 1, through: 0, by: -1) {
+                    scratch[i] = 0x30 + UInt8(fraction % 10)
+                    fraction /= 10
+                }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<k]))
+            }
+            return true
+        }
+        return false
     }
 
     /// Appends a `Double` keeping its floating-point spelling (`1.0` stays `1.0`).

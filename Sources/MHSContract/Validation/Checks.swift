@@ -128,48 +128,47 @@ struct Checker {
     // MARK: GeoJSON
 
     /// Geometry rules: ring closure and length, line length, finite coordinates.
-    mutating func geometry(_ g: Geometry, at path: JSONPath) {
-        let coordinates = path.key("coordinates")
+    mutating func geometry(_ g: Geometry, at path: @autoclosure () -> JSONPath) {
         switch g {
         case .point(let p):
-            coordinate(x: p.x, y: p.y, at: coordinates)
+            coordinate(x: p.x, y: p.y, at: path().key("coordinates"))
         case .multiPoint(let ps):
-            positions(ps, at: coordinates)
+            positions(ps, at: path().key("coordinates"))
         case .lineString(let ps):
-            line(ps, at: coordinates)
+            line(ps, at: path().key("coordinates"))
         case .multiLineString(let lines):
-            for i in lines.indices { line(lines[i], at: coordinates.index(i)) }
+            for i in lines.indices { line(lines[i], at: path().key("coordinates").index(i)) }
         case .polygon(let rings):
-            polygon(rings, at: coordinates)
+            polygon(rings, at: path().key("coordinates"))
         case .multiPolygon(let polygons):
-            for i in polygons.indices { polygon(polygons[i], at: coordinates.index(i)) }
+            for i in polygons.indices { polygon(polygons[i], at: path().key("coordinates").index(i)) }
         case .geometryCollection(let gs):
-            for i in gs.indices { geometry(gs[i], at: path.key("geometries").index(i)) }
+            for i in gs.indices { geometry(gs[i], at: path().key("geometries").index(i)) }
         }
     }
 
-    private mutating func positions(_ ps: [Position], at path: JSONPath) {
-        for i in ps.indices { coordinate(x: ps[i].x, y: ps[i].y, at: path.index(i)) }
+    private mutating func positions(_ ps: [Position], at path: @autoclosure () -> JSONPath) {
+        for i in ps.indices { coordinate(x: ps[i].x, y: ps[i].y, at: path().index(i)) }
     }
 
-    private mutating func line(_ ps: [Position], at path: JSONPath) {
-        if ps.count < 2 { out.add(.lineLength, "a LineString needs at least 2 positions, found \(ps.count)", at: path) }
-        positions(ps, at: path)
+    private mutating func line(_ ps: [Position], at path: @autoclosure () -> JSONPath) {
+        if ps.count < 2 { out.add(.lineLength, "a LineString needs at least 2 positions, found \(ps.count)", at: path()) }
+        positions(ps, at: path())
     }
 
-    private mutating func polygon(_ rings: [[Position]], at path: JSONPath) {
-        if rings.isEmpty { out.add(.ringLength, "a Polygon needs at least one ring", at: path) }
+    private mutating func polygon(_ rings: [[Position]], at path: @autoclosure () -> JSONPath) {
+        if rings.isEmpty { out.add(.ringLength, "a Polygon needs at least one ring", at: path()) }
         for i in rings.indices {
             let ring = rings[i]
             if ring.count < 4 {
-                out.add(.ringLength, "a linear ring needs at least 4 positions, found \(ring.count)", at: path.index(i))
+                out.add(.ringLength, "a linear ring needs at least 4 positions, found \(ring.count)", at: path().index(i))
             } else if ring.first!.x != ring.last!.x || ring.first!.y != ring.last!.y {
                 out.add(
                     .ringClosed,
                     "ring is not closed: it starts at (\(n(ring.first!.x)), \(n(ring.first!.y))) but ends at (\(n(ring.last!.x)), \(n(ring.last!.y)))",
-                    at: path.index(i))
+                    at: path().index(i))
             }
-            positions(ring, at: path.index(i))
+            positions(ring, at: path().index(i))
         }
     }
 
@@ -178,58 +177,56 @@ struct Checker {
     /// validator could not read the geometry (already reported); `bboxGiven` is true when
     /// the JSON had a bbox, even one too malformed to read (also reported already).
     mutating func feature(
-        _ f: Feature, at path: JSONPath, topLevel: Bool, geometryKnown: Bool = true, bboxGiven: Bool = false
+        _ f: Feature, at path: @autoclosure () -> JSONPath, topLevel: Bool, geometryKnown: Bool = true, bboxGiven: Bool = false
     ) {
-        let properties = path.key("properties")
-        if topLevel {
+                if topLevel {
             switch f.properties?["annotation_type"] {
             case .string?: break
             case nil:
                 out.add(
                     .annotationType,
                     "annotation_type is missing: every annotation of a scan needs a string properties.annotation_type",
-                    at: properties.key("annotation_type"))
+                    at: path().key("properties").key("annotation_type"))
             case let other?:
                 out.add(
                     .annotationType, "annotation_type must be a string, found \(other.typeName)",
-                    at: properties.key("annotation_type"))
+                    at: path().key("properties").key("annotation_type"))
             }
         }
-        if let colors = f.properties?["contour_colors"] { contourColors(colors, at: properties.key("contour_colors")) }
+        if let colors = f.properties?["contour_colors"] { contourColors(colors, at: path().key("properties").key("contour_colors")) }
         if let bbox = f.bbox {
-            let b = path.key("bbox")
-            if ![bbox.minX, bbox.minY, bbox.maxX, bbox.maxY].allSatisfy(\.isFinite) {
-                out.add(.bboxShape, "bbox holds a number that is not finite", at: b)
+                        if !(bbox.minX.isFinite && bbox.minY.isFinite && bbox.maxX.isFinite && bbox.maxY.isFinite) {
+                out.add(.bboxShape, "bbox holds a number that is not finite", at: path().key("bbox"))
             } else if bbox.minX > bbox.maxX || bbox.minY > bbox.maxY {
                 out.add(
                     .bboxOrder, "bbox must be [minX, minY, maxX, maxY] with min <= max, found [\(n(bbox.minX)), \(n(bbox.minY)), \(n(bbox.maxX)), \(n(bbox.maxY))]",
-                    at: b)
+                    at: path().key("bbox"))
             } else if geometryKnown, let bounds = f.geometry?.bounds, !bbox.contains(bounds) {
                 out.add(
                     .bboxEncloses,
                     "bbox does not enclose the geometry (geometry spans [\(n(bounds.minX)), \(n(bounds.minY)), \(n(bounds.maxX)), \(n(bounds.maxY))])",
-                    at: b)
+                    at: path().key("bbox"))
             }
         } else if topLevel, !bboxGiven, geometryKnown, let g = f.geometry {
             if case .polygon = g {} else {
                 out.add(
                     .bboxMissing, "a \(g.typeName) annotation without bbox is stored with a zero box; give it a bbox",
-                    at: path)
+                    at: path())
             }
         }
-        if geometryKnown, let g = f.geometry { geometry(g, at: path.key("geometry")) }
+        if geometryKnown, let g = f.geometry { geometry(g, at: path().key("geometry")) }
     }
 
     /// Heatmap colours: an array of `#RRGGBB` strings.
-    mutating func contourColors(_ value: JSONValue, at path: JSONPath) {
+    mutating func contourColors(_ value: JSONValue, at path: @autoclosure () -> JSONPath) {
         guard case .array(let colors) = value else {
-            out.add(.contourColors, "contour_colors must be an array of \"#RRGGBB\" strings, found \(value.typeName)", at: path)
+            out.add(.contourColors, "contour_colors must be an array of \"#RRGGBB\" strings, found \(value.typeName)", at: path())
             return
         }
         for i in colors.indices {
             guard let s = colors[i].stringValue, Self.isHexColor(s) else {
                 let found = colors[i].stringValue.map { "\"\($0)\"" } ?? colors[i].typeName
-                out.add(.contourColors, "contour colour must be a \"#RRGGBB\" string, found \(found)", at: path.index(i))
+                out.add(.contourColors, "contour colour must be a \"#RRGGBB\" string, found \(found)", at: path().index(i))
                 continue
             }
         }
