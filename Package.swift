@@ -3,15 +3,25 @@ import PackageDescription
 
 let package = Package(
     name: "mhs",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         /// What a lab's classifier depends on: the typed Techcyte results contract.
         .library(name: "MHSContract", targets: ["MHSContract"]),
+        /// Whole-slide images through OpenSlide 4 (loaded at run time).
+        .library(name: "MHSSlide", targets: ["MHSSlide"]),
+        /// The local Techcyte: the platform's HTTP contract on loopback.
+        .library(name: "MHSEmulator", targets: ["MHSEmulator"]),
         .executable(name: "mhs", targets: ["mhs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // The contract: results model, GeoJSON, JSON value type, builders, validator and the
@@ -20,12 +30,32 @@ let package = Package(
             name: "MHSContract",
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]
         ),
+        // libspng (Debian's libspng-dev) for PNG encoding.
+        .systemLibrary(name: "CSpng", pkgConfig: "spng", providers: [.apt(["libspng-dev"])]),
+        // Secret redaction for logs, errors, records and files.
+        .target(name: "MHSSecrets"),
+        // RGBA rasters, drawing, PNG encoding.
+        .target(name: "MHSImaging", dependencies: ["CSpng", "MHSContract"]),
+        // OpenSlide 4 through dlopen: open, levels, properties, regions, thumbnails.
+        .target(name: "MHSSlide", dependencies: ["MHSImaging"]),
+        // The local Techcyte platform.
+        .target(
+            name: "MHSEmulator",
+            dependencies: [
+                "MHSContract", "MHSSlide", "MHSImaging", "MHSSecrets",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
         // The command-line tool: one file per subcommand.
         .executableTarget(
             name: "mhs",
             dependencies: [
-                "MHSContract",
+                "MHSContract", "MHSEmulator", "MHSSlide",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Encode/validate throughput against Python's json and orjson (run by Benchmarks/contract.sh).
@@ -35,6 +65,14 @@ let package = Package(
             path: "Benchmarks/ContractBenchmark"
         ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
+        .testTarget(
+            name: "MHSEmulatorTests",
+            dependencies: [
+                "MHSEmulator", "MHSSlide", "MHSImaging",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "CLITests", dependencies: ["MHSContract"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The `mhs` command: build, test and run Techcyte Model Hosting Service classifiers.
 @main
-struct MHS: ParsableCommand {
+struct MHS: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mhs",
         abstract: "Build, test and run GPU classifiers for Techcyte's Model Hosting Service.",
@@ -11,6 +11,6 @@ struct MHS: ParsableCommand {
             posts GeoJSON annotations and an AI-workflow report back to Techcyte. `mhs` checks \
             those results against the platform's contract before anything is sent.
             """,
-        subcommands: [ValidateCommand.self]
+        subcommands: [ValidateCommand.self, EmulatorCommand.self]
     )
 }

@@ -54,6 +54,10 @@ let badBodies: [BadBody] = [
         "scanId not one of the task's", at: "scanResults[0].scanId", rule: .scanIdUnknown, path: "\(scan0).scanId",
         context: ValidationContext(scanIds: ["1", "2"])
     ) { v in v },
+    BadBody(
+        "scan with two regions", at: "scanResults[0].scanId", rule: .scanRegions, path: "\(scan0).scanId",
+        context: ValidationContext(scanRegions: ["8061860": 2])
+    ) { v in v },
     BadBody("results not an object", at: "scanResults[0].results", rule: .resultsObject, path: "\(scan0).results") { _ in "ok" },
     BadBody("summary not a string", at: "scanResults[0].results.summary", rule: .summaryString, path: "\(scan0).results.summary") { _ in
         ["text": "4 found"]

@@ -58,6 +58,12 @@ struct Checker {
             } else {
                 seen[id] = path
             }
+            if let regions = context.scanRegions[id], regions != 1 {
+                out.add(
+                    .scanRegions,
+                    "scan \(id) has \(regions) regions; the platform accepts results only for a scan with exactly one region",
+                    at: path)
+            }
             if let known = context.scanIds, !known.contains(id) {
                 out.add(
                     .scanIdUnknown,

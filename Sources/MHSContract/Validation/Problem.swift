@@ -20,6 +20,7 @@ public enum Rule: String, Sendable, Hashable, Codable, CaseIterable {
     case scanIdNumeric = "scan.scanId.numeric"
     case scanIdDuplicate = "scan.scanId.duplicate"
     case scanIdUnknown = "scan.scanId.unknown"
+    case scanRegions = "scan.regions"
     case resultsObject = "scan.results.object"
     case summaryString = "scan.results.summary"
     case externalURLString = "scan.results.external_url"
@@ -156,6 +157,9 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible, Expressible
 public struct ValidationContext: Sendable, Hashable {
     /// The task's scan ids; when set, any other `scanId` is an error.
     public var scanIds: Set<String>?
+    /// How many regions each scan has on the platform, when known: results for a scan
+    /// with other than exactly one region are rejected.
+    public var scanRegions: [String: Int]
     /// Level-0 size of every scan, for the outside-the-slide warning.
     public var slideSize: SlideSize?
     /// Level-0 sizes by scan id; takes precedence over ``slideSize``.
@@ -164,10 +168,11 @@ public struct ValidationContext: Sendable, Hashable {
     public var maximumProblemsPerRule: Int
 
     public init(
-        scanIds: Set<String>? = nil, slideSize: SlideSize? = nil, slideSizes: [String: SlideSize] = [:],
-        maximumProblemsPerRule: Int = 100
+        scanIds: Set<String>? = nil, scanRegions: [String: Int] = [:], slideSize: SlideSize? = nil,
+        slideSizes: [String: SlideSize] = [:], maximumProblemsPerRule: Int = 100
     ) {
         self.scanIds = scanIds
+        self.scanRegions = scanRegions
         self.slideSize = slideSize
         self.slideSizes = slideSizes
         self.maximumProblemsPerRule = maximumProblemsPerRule

@@ -1,0 +1,55 @@
+import Foundation
+
+/// How containers authenticate to the emulator.
+public enum EmulatorAuth: String, Sendable, CaseIterable {
+    /// The platform's production mode: a task-scoped `JWT_TOKEN` in the environment.
+    case jwt
+    /// Local testing: `API_KEY_ID`/`API_KEY_SECRET`, exchanged at `POST /token`.
+    case apiKey = "api-key"
+}
+
+/// One scan to serve.
+public struct ScanSpec: Sendable {
+    /// A slide file, a DICOM series folder, or a zip of one.
+    public var path: String
+    /// Regions the scan has on the platform: results are rejected unless exactly 1.
+    public var regions: Int
+    public init(path: String, regions: Int = 1) {
+        self.path = path
+        self.regions = regions
+    }
+}
+
+/// Everything `mhs emulator` is started with.
+public struct EmulatorConfiguration: Sendable {
+    /// Each becomes the one scan of its own task.
+    public var scans: [ScanSpec]
+    /// Loopback address to listen on.
+    public var host: String = "127.0.0.1"
+    /// 0 picks a free port.
+    public var port: Int = 0
+    public var auth: EmulatorAuth = .jwt
+    public var apiKeyID: String
+    public var apiKeySecret: String
+    /// Lifetime of presigned URLs, in seconds.
+    public var urlTTL: Int = 3600
+    /// Lifetime of bearer tokens, in seconds.
+    public var tokenTTL: Int = 3600
+    /// Faults in force from the start.
+    public var faults: [Fault] = []
+    /// Where zips and extracted series are written; a fresh temporary folder by default.
+    public var workDirectory: String?
+
+    public init(scans: [ScanSpec], auth: EmulatorAuth = .jwt, apiKeyID: String? = nil, apiKeySecret: String? = nil) {
+        self.scans = scans
+        self.auth = auth
+        self.apiKeyID = apiKeyID ?? "emu-key-" + randomHex(4)
+        self.apiKeySecret = apiKeySecret ?? "emu-secret-" + randomHex(16)
+    }
+}
+
+/// `count` random bytes as lowercase hex.
+func randomHex(_ count: Int) -> String {
+    var g = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in format2(UInt8.random(in: 0...255, using: &g)) }.joined()
+}

@@ -1,0 +1,342 @@
+import Foundation
+import Hummingbird
+import MHSContract
+import MHSImaging
+import NIOCore
+import Synchronization
+
+/// The web page at `/` and the scan thumbnails it draws annotations over.
+struct PageRoutes {
+    let emulator: EmulatorCore
+    let thumbnails = ThumbnailCache()
+
+    func register(on router: Router<EmulatorContext>) {
+        router.get("/") { _, _ in
+            let html = await PageRenderer(emulator: emulator).render()
+            return Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+        }
+        router.get("/_emulator/scans/:scan/thumbnail.png") { _, context in
+            let id = context.parameters.get("scan") ?? ""
+            guard let png = thumbnails.png(for: id, emulator: emulator) else {
+                return Response(status: .notFound, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "no readable slide for scan \(id)\n")))
+            }
+            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "max-age=3600"], body: .init(byteBuffer: ByteBuffer(bytes: png)))
+        }
+    }
+}
+
+/// Thumbnails are read once per scan and kept.
+final class ThumbnailCache: Sendable {
+    private let cache = Mutex<[String: [UInt8]]>([:])
+
+    func png(for scanId: String, emulator: EmulatorCore) -> [UInt8]? {
+        if let hit = cache.withLock({ $0[scanId] }) { return hit }
+        guard let slide = emulator.slides[scanId], let image = try? slide.thumbnail(maxSide: 1024), let png = try? PNG.encode(image)
+        else { return nil }
+        cache.withLock { $0[scanId] = png }
+        return png
+    }
+}
+
+/// Renders the page: tasks, scans with annotations over their thumbnails (one toggle per
+/// layer), evaluations, every workflow report readably, uploads and the call record.
+struct PageRenderer {
+    let emulator: EmulatorCore
+
+    /// Layer colours; the first is pure red so a posted annotation is easy to find.
+    static let palette = ["#ff0000", "#0060ff", "#00a040", "#ff9000", "#a000c0", "#00b0b0", "#c0a000", "#ff40a0"]
+
+    func render() async -> String {
+        let platform = emulator.platform
+        let posts = await platform.posts
+        let evaluations = await platform.evaluations
+        let uploads = await platform.uploads
+        let calls = await platform.calls
+        let completed = await platform.completed
+        let triage = await platform.triage
+        var html = """
+            <!doctype html><html><head><meta charset="utf-8"><title>mhs emulator</title><style>
+            body{font:14px system-ui,sans-serif;margin:16px;color:#222;background:#fafafa}
+            h1{font-size:20px;margin:0 0 4px} h2{font-size:17px;margin:18px 0 6px} h3{font-size:15px;margin:12px 0 4px}
+            .task{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px;margin:12px 0}
+            .scan{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
+            figure{margin:0;position:relative;width:640px;line-height:0;border:1px solid #ccc;background:#eee}
+            figure img{width:100%;display:block} figure svg{position:absolute;left:0;top:0;width:100%;height:100%}
+            .layers label{display:block;line-height:1.6} .swatch{display:inline-block;width:12px;height:12px;margin:0 4px;vertical-align:middle}
+            table{border-collapse:collapse;margin:4px 0} td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;font-size:13px}
+            .bad{color:#b00020;font-weight:600} .ok{color:#00703c;font-weight:600} .dup{color:#b00020}
+            code{font-size:12px} .muted{color:#777}
+            </style></head><body>
+            <h1>mhs emulator — Techcyte on loopback</h1>
+            <div class="muted">API base <code>\(esc(emulator.configuration.host))</code> · auth \(esc(emulator.configuration.auth.rawValue)) · \(calls.count) call(s) recorded · <a href="/_emulator/calls">calls</a> · <a href="/_emulator/state">state</a></div>
+
+            """
+        for task in emulator.tasks {
+            let taskPosts = posts.filter { $0.taskNumber == task.number }
+            html += "<div class=\"task\"><h2>Task \(task.number) <span class=\"muted\">TASK_ID <code>\(esc(task.taskID))</code> · case \(task.caseId)</span></h2>"
+            html += completed.contains(task.number)
+                ? "<div class=\"ok\">completed · \(taskPosts.count) post(s)\(taskPosts.count > 1 ? " <span class=\"dup\">— duplicate posts appended extra evaluations</span>" : "")</div>"
+                : "<div class=\"muted\">waiting for results</div>"
+            if let t = triage[task.caseId] { html += "<div>triage: <code>\(esc(jsonText(.object(t))))</code></div>" }
+            for scan in task.scans {
+                html += renderScan(scan, posts: taskPosts)
+            }
+            let taskEvaluations = evaluations.filter { $0.taskNumber == task.number }
+            if !taskEvaluations.isEmpty {
+                html += "<h3>Evaluations</h3><table><tr><th>id</th><th>scan</th><th>details</th><th></th></tr>"
+                for e in taskEvaluations {
+                    html += "<tr><td>\(e.id)</td><td>\(esc(e.scanId))</td><td><code>\(esc(jsonText(.object(e.details))))</code></td><td>\(e.duplicate ? "<span class=\"dup\">duplicate</span>" : "")</td></tr>"
+                }
+                html += "</table>"
+            }
+            for (i, post) in taskPosts.enumerated() {
+                html += "<h3>Post \(i + 1)\(post.duplicate ? " <span class=\"dup\">(duplicate)</span>" : "")</h3>"
+                if let caseResults = post.body["caseResults"], caseResults != .null {
+                    html += "<div>caseResults: <code>\(esc(jsonText(caseResults)))</code></div>"
+                }
+                for scanResult in post.body["scanResults"]?.arrayValue ?? [] { html += renderScanResult(scanResult) }
+            }
+            let taskUploads = uploads.filter { $0.taskNumber == task.number }
+            for u in taskUploads {
+                html += "<h3>Debug upload</h3><div>\(u.bytes) bytes\(u.error.map { " — <span class=\"bad\">\(esc($0))</span>" } ?? ""): \(u.entries.map { "<code>\(esc($0))</code>" }.joined(separator: ", "))</div>"
+            }
+            html += "</div>"
+        }
+        html += "<h2>Calls</h2><table><tr><th>time</th><th>method</th><th>path</th><th>status</th><th>in</th><th>out</th><th>fault</th><th>outcome</th></tr>"
+        for c in calls.suffix(200) {
+            html += "<tr><td>\(esc(AdminRoutes.iso(c.at)))</td><td>\(c.method)</td><td><code>\(esc(c.path))</code></td><td>\(c.status)</td><td>\(c.bytesIn)</td><td>\(c.bytesOut)</td><td>\(esc(c.fault ?? ""))</td><td>\(c.outcome == "dropped" ? "<span class=\"bad\">dropped</span>" : "completed")</td></tr>"
+        }
+        html += "</table>" + Self.script + "</body></html>"
+        return html
+    }
+
+    // MARK: Scans and overlays
+
+    private struct Layer {
+        var name: String
+        var color: String
+        var svg: String
+        var count: Int
+    }
+
+    private func renderScan(_ scan: EmulatedScan, posts: [PostedResults]) -> String {
+        var html = "<h3>Scan \(esc(scan.id)) <span class=\"muted\">\(esc(URL(fileURLWithPath: scan.source).lastPathComponent))\(scan.zipFile != nil ? " · DICOM series" : "")</span></h3>"
+        guard scan.readable, let size = scan.size else {
+            return html + "<div class=\"bad\">unreadable as a slide — served byte for byte anyway: \(esc(scan.detail))</div>"
+        }
+        html += "<div class=\"muted\">\(esc(scan.detail))</div>"
+        var layers: [Layer] = []
+        func layer(_ name: String) -> Int {
+            if let i = layers.firstIndex(where: { $0.name == name }) { return i }
+            layers.append(Layer(name: name, color: Self.palette[layers.count % Self.palette.count], svg: "", count: 0))
+            return layers.count - 1
+        }
+        let dot = max(size.width, size.height) / 250
+        for post in posts {
+            for scanResult in post.body["scanResults"]?.arrayValue ?? [] where scanResult["scanId"]?.stringValue == scan.id {
+                for feature in scanResult["geojson"]?["features"]?.arrayValue ?? [] {
+                    let i = layer(feature["properties"]?["annotation_type"]?.stringValue ?? "(no annotation_type)")
+                    layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot)
+                    layers[i].count += 1
+                }
+                let report = scanResult["workflow"]?["report"]
+                for segment in report?["segments"]?.arrayValue ?? [] {
+                    let i = layer("segment: " + (segment["name"]?.stringValue ?? "?"))
+                    for feature in segment["feature_collection"]?["features"]?.arrayValue ?? [] {
+                        layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot)
+                        layers[i].count += 1
+                    }
+                }
+                var points = report?["points"]?.arrayValue ?? []
+                for region in report?["regions"]?.arrayValue ?? [] {
+                    let feature = region["region"] ?? region
+                    let i = layer("regions")
+                    layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot, dashed: true)
+                    layers[i].count += 1
+                    points += region["points"]?.arrayValue ?? []
+                }
+                for p in points.prefix(200_000) {
+                    guard let x = p["x"]?.doubleValue, let y = p["y"]?.doubleValue else { continue }
+                    let i = layer("points: " + (p["type"]?.stringValue ?? "?"))
+                    layers[i].svg += "<circle cx=\"\(x)\" cy=\"\(y)\" r=\"\(dot)\" fill=\"\(layers[i].color)\"/>"
+                    layers[i].count += 1
+                }
+                for o in report?["objects"]?.arrayValue ?? [] {
+                    guard let x = o["x"]?.doubleValue, let y = o["y"]?.doubleValue, let w = o["width"]?.doubleValue, let h = o["height"]?.doubleValue
+                    else { continue }
+                    let i = layer("objects")
+                    layers[i].svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(w)\" height=\"\(h)\" fill=\"none\" stroke=\"\(layers[i].color)\" stroke-width=\"3\" vector-effect=\"non-scaling-stroke\"/>"
+                    layers[i].count += 1
+                }
+                for (_, entry) in report?["threshold_map"]?.objectValue ?? [:] {
+                    guard let region = entry["region"] else { continue }
+                    let i = layer("threshold regions")
+                    layers[i].svg += Self.svg(region, color: layers[i].color, dot: dot, dashed: true)
+                    layers[i].count += 1
+                }
+            }
+        }
+        html += "<div class=\"scan\"><figure id=\"scan-\(esc(scan.id))\" style=\"aspect-ratio:\(size.width)/\(size.height)\">"
+        html += "<img src=\"/_emulator/scans/\(esc(scan.id))/thumbnail.png\" alt=\"scan \(esc(scan.id))\">"
+        html += "<svg viewBox=\"0 0 \(size.width) \(size.height)\" preserveAspectRatio=\"none\">"
+        for l in layers { html += "<g data-layer=\"\(esc(l.name))\">\(l.svg)</g>" }
+        html += "</svg></figure><div class=\"layers\">"
+        if layers.isEmpty { html += "<span class=\"muted\">no annotations posted yet</span>" }
+        for l in layers {
+            html += "<label><input type=\"checkbox\" checked data-scan=\"scan-\(esc(scan.id))\" data-layer=\"\(esc(l.name))\"><span class=\"swatch\" style=\"background:\(l.color)\"></span>\(esc(l.name)) (\(l.count))</label>"
+        }
+        return html + "</div></div>"
+    }
+
+    /// One GeoJSON feature as SVG in level-0 coordinates.
+    static func svg(_ feature: JSONValue, color: String, dot: Double, dashed: Bool = false) -> String {
+        let colors = feature["properties"]?["contour_colors"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return svg(geometry: feature["geometry"] ?? .null, color: color, dot: dot, dashed: dashed, contourColors: colors)
+    }
+
+    private static func svg(geometry g: JSONValue, color: String, dot: Double, dashed: Bool, contourColors: [String]) -> String {
+        func pt(_ p: JSONValue) -> (Double, Double)? {
+            guard let a = p.arrayValue, a.count >= 2, let x = a[0].doubleValue, let y = a[1].doubleValue else { return nil }
+            return (x, y)
+        }
+        func path(_ rings: [JSONValue], closed: Bool) -> String {
+            rings.map { ring in
+                let pts = (ring.arrayValue ?? []).compactMap(pt)
+                guard let first = pts.first else { return "" }
+                return "M\(first.0) \(first.1)" + pts.dropFirst().map { "L\($0.0) \($0.1)" }.joined() + (closed ? "Z" : "")
+            }.joined()
+        }
+        let stroke = "stroke=\"\(color)\" stroke-width=\"3\" vector-effect=\"non-scaling-stroke\"" + (dashed ? " stroke-dasharray=\"6 4\"" : "")
+        let coordinates = g["coordinates"]
+        switch g["type"]?.stringValue {
+        case "Point":
+            guard let p = coordinates.flatMap(pt) else { return "" }
+            return "<circle cx=\"\(p.0)\" cy=\"\(p.1)\" r=\"\(dot)\" fill=\"\(color)\"/>"
+        case "MultiPoint":
+            return (coordinates?.arrayValue ?? []).compactMap(pt).map { "<circle cx=\"\($0.0)\" cy=\"\($0.1)\" r=\"\(dot)\" fill=\"\(color)\"/>" }.joined()
+        case "LineString":
+            return "<path d=\"\(path([coordinates ?? .null], closed: false))\" fill=\"none\" \(stroke)/>"
+        case "MultiLineString":
+            return "<path d=\"\(path(coordinates?.arrayValue ?? [], closed: false))\" fill=\"none\" \(stroke)/>"
+        case "Polygon":
+            return "<path d=\"\(path(coordinates?.arrayValue ?? [], closed: true))\" fill=\"\(color)\" fill-opacity=\"0.3\" fill-rule=\"evenodd\" \(stroke)/>"
+        case "MultiPolygon":
+            return (coordinates?.arrayValue ?? []).map {
+                "<path d=\"\(path($0.arrayValue ?? [], closed: true))\" fill=\"\(color)\" fill-opacity=\"0.3\" fill-rule=\"evenodd\" \(stroke)/>"
+            }.joined()
+        case "GeometryCollection":
+            return (g["geometries"]?.arrayValue ?? []).enumerated().map { i, member in
+                let c = i < contourColors.count ? contourColors[i] : color
+                if member["type"]?.stringValue == "Polygon" {
+                    // Heatmap contours: filled with their own colour.
+                    return "<path d=\"\(path(member["coordinates"]?.arrayValue ?? [], closed: true))\" fill=\"\(c)\" fill-opacity=\"0.45\" stroke=\"none\"/>"
+                }
+                return svg(geometry: member, color: c, dot: dot, dashed: dashed, contourColors: [])
+            }.joined()
+        default:
+            return ""
+        }
+    }
+
+    // MARK: Reports
+
+    private func renderScanResult(_ scan: JSONValue) -> String {
+        var html = "<div><b>scan \(esc(scan["scanId"]?.stringValue ?? "?"))</b>"
+        if let results = scan["results"]?.objectValue, !results.isEmpty {
+            html += "<table>" + results.map { "<tr><th>\(esc($0.key))</th><td>\(esc($0.value.stringValue ?? jsonText($0.value)))</td></tr>" }.joined() + "</table>"
+        }
+        if let qc = scan["qcFailReasons"], qc != .null {
+            let reasons = qc.arrayValue?.compactMap(\.stringValue) ?? []
+            html += reasons.isEmpty ? "<div class=\"ok\">QC passed</div>" : "<div class=\"bad\">QC failed: \(esc(reasons.joined(separator: ", ")))</div>"
+        }
+        if let w = scan["workflow"] {
+            html += "<div>workflow <b>\(esc(w["model_name"]?.stringValue ?? "?"))</b> by \(esc(w["provider"]?.stringValue ?? "?"))"
+            html += w["ruo"] == true ? " · research use only" : ""
+            if let k = w["key"]?.stringValue { html += " · \(esc(k)): <b>\(esc(w["value"]?.stringValue ?? ""))</b>" }
+            html += "</div>"
+            if let report = w["report"] { html += renderReport(report) }
+        }
+        return html + "</div>"
+    }
+
+    private func renderReport(_ r: JSONValue) -> String {
+        let type = r["type"]?.stringValue ?? "?"
+        var html = "<div>report <b>\(esc(type))</b></div>"
+        func scores() -> String {
+            guard let s = r["scores"]?.objectValue else { return "" }
+            return "<table><tr><th>class</th><th>score</th></tr>" + s.map { "<tr><td>\(esc($0.key))</td><td>\(esc(jsonText($0.value)))</td></tr>" }.joined() + "</table>"
+        }
+        func pointCounts(_ points: [JSONValue]) -> String {
+            var counts: [String: Int] = [:]
+            for p in points { counts[p["type"]?.stringValue ?? "?", default: 0] += 1 }
+            return "<div>\(points.count) point(s): " + counts.sorted { $0.key < $1.key }.map { "\(esc($0.key)) \($0.value)" }.joined(separator: ", ") + "</div>"
+        }
+        func segments(_ list: [JSONValue]) -> String {
+            "<table><tr><th>segment</th><th>result</th><th>annotations</th></tr>" + list.map { s in
+                "<tr><td>\(esc(s["name"]?.stringValue ?? ""))</td><td>\(esc(s["result"]?.stringValue ?? ""))</td><td>\(s["feature_collection"]?["features"]?.arrayValue?.count ?? 0)</td></tr>"
+            }.joined() + "</table>"
+        }
+        switch type {
+        case "Basic":
+            html += "<table>" + (r["results"]?.arrayValue ?? []).map { "<tr><th>\(esc($0["name"]?.stringValue ?? ""))</th><td>\(esc($0["result"]?.stringValue ?? ""))</td></tr>" }.joined() + "</table>"
+            html += segments(r["segments"]?.arrayValue ?? [])
+        case "WholeSlideDifferential", "SemiQuantitativeDifferential":
+            html += pointCounts(r["points"]?.arrayValue ?? []) + scores()
+            if let t = r["positivity_threshold"] { html += "<div>positivity threshold \(esc(jsonText(t)))</div>" }
+        case "AreaDifferential":
+            html += "<table><tr><th>region</th><th>weight</th><th>score</th><th>points</th></tr>" + (r["regions"]?.arrayValue ?? []).enumerated().map { i, g in
+                "<tr><td>\(i + 1)</td><td>\(esc(jsonText(g["weight"] ?? .null)))</td><td>\(esc(jsonText(g["score"] ?? .null)))</td><td>\(g["points"]?.arrayValue?.count ?? 0)</td></tr>"
+            }.joined() + "</table>" + scores()
+            if let t = r["positivity_threshold"] { html += "<div>positivity threshold \(esc(jsonText(t)))</div>" }
+        case "RegionCounting", "AiMitosisCounting":
+            html += "<div>\(r["objects"]?.arrayValue?.count ?? 0) object(s) counted in \(r["regions"]?.arrayValue?.count ?? 0) region(s)</div>"
+        case "TumorCellularity":
+            html += "<table><tr><th>threshold</th><th>tumor cellularity</th><th>counts</th><th>area</th></tr>" + (r["threshold_map"]?.objectValue ?? [:]).map { label, e in
+                let counts = (e["counts"]?.arrayValue ?? []).map { "\($0["label"]?.stringValue ?? "?") \(jsonText($0["count"] ?? .null))" }.joined(separator: ", ")
+                return "<tr><td>\(esc(label))</td><td>\(esc(jsonText(e["tumor_cellularity"] ?? .null)))</td><td>\(esc(counts))</td><td>\(esc(jsonText(e["area"] ?? .null)))</td></tr>"
+            }.joined() + "</table>"
+            for (group, list) in r["other_segments"]?.objectValue ?? [:] {
+                html += "<div>\(esc(group))</div>" + segments(list.arrayValue ?? [])
+            }
+        default:
+            html += "<code>\(esc(jsonText(r)))</code>"
+        }
+        return html
+    }
+
+    private func jsonText(_ v: JSONValue) -> String {
+        let text = (try? MHSJSON.encodeString(v)) ?? "?"
+        return text.count > 2000 ? String(text.prefix(2000)) + "…" : text
+    }
+
+    static let script = """
+        <script>
+        document.querySelectorAll('input[data-layer]').forEach(function (box) {
+          box.addEventListener('change', function () {
+            var fig = document.getElementById(box.dataset.scan);
+            fig.querySelectorAll('g[data-layer]').forEach(function (g) {
+              if (g.dataset.layer === box.dataset.layer) g.style.display = box.checked ? '' : 'none';
+            });
+          });
+        });
+        </script>
+        """
+}
+
+/// Escapes text for HTML.
+func esc(_ text: String) -> String {
+    var out = ""
+    out.reserveCapacity(text.count)
+    for c in text {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.append(c)
+        }
+    }
+    return out
+}

@@ -1,0 +1,157 @@
+import CSpng
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An 8-bit RGBA raster, rows top to bottom, not premultiplied.
+public struct RGBAImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// `width * height * 4` bytes: R, G, B, A per pixel.
+    public var pixels: [UInt8]
+
+    /// A raster filled with one colour.
+    public init(width: Int, height: Int, fill: RGBA = RGBA(255, 255, 255, 255)) {
+        precondition(width >= 0 && height >= 0, "image size must not be negative")
+        self.width = width
+        self.height = height
+        var row = [UInt8]()
+        row.reserveCapacity(width * 4)
+        for _ in 0..<width { row += [fill.r, fill.g, fill.b, fill.a] }
+        var all = [UInt8]()
+        all.reserveCapacity(width * height * 4)
+        for _ in 0..<height { all += row }
+        self.pixels = all
+    }
+
+    /// Wraps existing RGBA bytes.
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 4, "pixel buffer does not match \(width)x\(height) RGBA")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// The pixel at (`x`, `y`).
+    public subscript(x: Int, y: Int) -> RGBA {
+        get {
+            let i = (y * width + x) * 4
+            return RGBA(pixels[i], pixels[i + 1], pixels[i + 2], pixels[i + 3])
+        }
+        set {
+            let i = (y * width + x) * 4
+            pixels[i] = newValue.r
+            pixels[i + 1] = newValue.g
+            pixels[i + 2] = newValue.b
+            pixels[i + 3] = newValue.a
+        }
+    }
+
+    /// A copy shrunk (box-averaged) so that neither side exceeds `maxSide`; unchanged when
+    /// already small enough.
+    public func fitting(maxSide: Int) -> RGBAImage {
+        let longest = max(width, height)
+        guard longest > maxSide, maxSide > 0 else { return self }
+        let scale = Double(maxSide) / Double(longest)
+        let w = max(1, Int((Double(width) * scale).rounded()))
+        let h = max(1, Int((Double(height) * scale).rounded()))
+        var out = [UInt8](repeating: 0, count: w * h * 4)
+        pixels.withUnsafeBufferPointer { src in
+            for oy in 0..<h {
+                let y0 = oy * height / h
+                let y1 = max(y0 + 1, (oy + 1) * height / h)
+                for ox in 0..<w {
+                    let x0 = ox * width / w
+                    let x1 = max(x0 + 1, (ox + 1) * width / w)
+                    var sum = (0, 0, 0, 0)
+                    for y in y0..<y1 {
+                        var i = (y * width + x0) * 4
+                        for _ in x0..<x1 {
+                            sum.0 += Int(src[i])
+                            sum.1 += Int(src[i + 1])
+                            sum.2 += Int(src[i + 2])
+                            sum.3 += Int(src[i + 3])
+                            i += 4
+                        }
+                    }
+                    let n = (y1 - y0) * (x1 - x0)
+                    let o = (oy * w + ox) * 4
+                    out[o] = UInt8(sum.0 / n)
+                    out[o + 1] = UInt8(sum.1 / n)
+                    out[o + 2] = UInt8(sum.2 / n)
+                    out[o + 3] = UInt8(sum.3 / n)
+                }
+            }
+        }
+        return RGBAImage(width: w, height: h, pixels: out)
+    }
+}
+
+/// One RGBA colour.
+public struct RGBA: Sendable, Hashable {
+    public var r: UInt8
+    public var g: UInt8
+    public var b: UInt8
+    public var a: UInt8
+    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8, _ a: UInt8 = 255) {
+        self.r = r
+        self.g = g
+        self.b = b
+        self.a = a
+    }
+}
+
+/// Why a PNG could not be written or read.
+public struct PNGError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+    init(_ step: String, _ code: Int32) {
+        message = "\(step): \(String(cString: spng_strerror(code)))"
+    }
+    init(_ message: String) { self.message = message }
+}
+
+/// PNG encoding and decoding through libspng.
+public enum PNG {
+    /// Encodes an RGBA image as PNG bytes.
+    public static func encode(_ image: RGBAImage) throws(PNGError) -> [UInt8] {
+        guard let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue)) else { throw PNGError("cannot create a PNG encoder") }
+        defer { spng_ctx_free(ctx) }
+        var code = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
+        guard code == 0 else { throw PNGError("PNG encoder setup", code) }
+        var ihdr = spng_ihdr(
+            width: UInt32(image.width), height: UInt32(image.height), bit_depth: 8,
+            color_type: UInt8(SPNG_COLOR_TYPE_TRUECOLOR_ALPHA.rawValue), compression_method: 0, filter_method: 0,
+            interlace_method: 0)
+        code = spng_set_ihdr(ctx, &ihdr)
+        guard code == 0 else { throw PNGError("PNG header", code) }
+        code = image.pixels.withUnsafeBytes { raw in
+            spng_encode_image(ctx, raw.baseAddress, raw.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue))
+        }
+        guard code == 0 else { throw PNGError("PNG encode", code) }
+        var length = 0
+        var error: Int32 = 0
+        guard let buffer = spng_get_png_buffer(ctx, &length, &error) else { throw PNGError("PNG buffer", error) }
+        defer { free(buffer) }
+        return Array(UnsafeRawBufferPointer(start: buffer, count: length))
+    }
+
+    /// Decodes PNG bytes into RGBA.
+    public static func decode(_ bytes: [UInt8]) throws(PNGError) -> RGBAImage {
+        guard let ctx = spng_ctx_new(0) else { throw PNGError("cannot create a PNG decoder") }
+        defer { spng_ctx_free(ctx) }
+        var code = bytes.withUnsafeBytes { spng_set_png_buffer(ctx, $0.baseAddress, $0.count) }
+        guard code == 0 else { throw PNGError("PNG input", code) }
+        var ihdr = spng_ihdr()
+        code = spng_get_ihdr(ctx, &ihdr)
+        guard code == 0 else { throw PNGError("PNG header", code) }
+        var size = 0
+        code = spng_decoded_image_size(ctx, Int32(SPNG_FMT_RGBA8.rawValue), &size)
+        guard code == 0 else { throw PNGError("PNG size", code) }
+        var pixels = [UInt8](repeating: 0, count: size)
+        code = pixels.withUnsafeMutableBytes { spng_decode_image(ctx, $0.baseAddress, $0.count, Int32(SPNG_FMT_RGBA8.rawValue), 0) }
+        guard code == 0 else { throw PNGError("PNG decode", code) }
+        return RGBAImage(width: Int(ihdr.width), height: Int(ihdr.height), pixels: pixels)
+    }
+}
