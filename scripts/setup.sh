@@ -1,5 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system and Python packages that mhs's build, tests and demo use. Safe to
 # run again: it installs only what is missing.
+#   apt: libspng-dev (PNG), chromium (page screenshots in tests)
+#   pip: openslide-bin (OpenSlide 4, loaded at run time), orjson (benchmark baseline)
 set -euo pipefail
 command -v swift >/dev/null || { echo "setup: swift 6.3 is not on PATH" >&2; exit 1; }
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+missing=()
+for pkg in libspng-dev pkg-config chromium; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -c 'import openslide_bin' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openslide-bin

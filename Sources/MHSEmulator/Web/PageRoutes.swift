@@ -11,8 +11,14 @@ struct PageRoutes {
     let thumbnails = ThumbnailCache()
 
     func register(on router: Router<EmulatorContext>) {
-        router.get("/") { _, _ in
-            let html = await PageRenderer(emulator: emulator).render()
+        router.get("/") { request, _ in
+            let renderer = PageRenderer(emulator: emulator)
+            let html: String
+            if let scan = request.uri.queryParameters.get("scan") {
+                html = await renderer.renderFocus(scanId: scan)
+            } else {
+                html = await renderer.render()
+            }
             return Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
         }
@@ -62,14 +68,14 @@ struct PageRenderer {
             .task{background:#fff;border:1px solid #ddd;border-radius:6px;padding:12px;margin:12px 0}
             .scan{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
             figure{margin:0;position:relative;width:640px;line-height:0;border:1px solid #ccc;background:#eee}
-            figure img{width:100%;display:block} figure svg{position:absolute;left:0;top:0;width:100%;height:100%}
+            figure img{width:100%;display:block} figure svg{position:absolute;left:0;top:0;width:100%;height:100%;overflow:hidden}
             .layers label{display:block;line-height:1.6} .swatch{display:inline-block;width:12px;height:12px;margin:0 4px;vertical-align:middle}
             table{border-collapse:collapse;margin:4px 0} td,th{border:1px solid #ddd;padding:2px 8px;text-align:left;font-size:13px}
             .bad{color:#b00020;font-weight:600} .ok{color:#00703c;font-weight:600} .dup{color:#b00020}
             code{font-size:12px} .muted{color:#777}
             </style></head><body>
             <h1>mhs emulator — Techcyte on loopback</h1>
-            <div class="muted">API base <code>\(esc(emulator.configuration.host))</code> · auth \(esc(emulator.configuration.auth.rawValue)) · \(calls.count) call(s) recorded · <a href="/_emulator/calls">calls</a> · <a href="/_emulator/state">state</a></div>
+            <div class="muted">auth \(esc(emulator.configuration.auth.rawValue)) · \(calls.count) call(s) recorded · <a href="/_emulator/calls">calls</a> · <a href="/_emulator/state">state</a></div>
 
             """
         for task in emulator.tasks {
@@ -111,6 +117,25 @@ struct PageRenderer {
         return html
     }
 
+    /// One scan's picture alone, its top-left corner at the page's, 640 pixels wide: a
+    /// stable view to link to and to screenshot.
+    func renderFocus(scanId: String) async -> String {
+        let posts = await emulator.platform.posts
+        guard let task = emulator.tasks.first(where: { $0.scans.contains { $0.id == scanId } }),
+            let scan = task.scans.first(where: { $0.id == scanId })
+        else { return "<!doctype html><p>no scan \(esc(scanId))</p>" }
+        let figure = renderScan(scan, posts: posts.filter { $0.taskNumber == task.number })
+        return """
+            <!doctype html><html><head><meta charset="utf-8"><title>scan \(esc(scanId))</title><style>
+            body{margin:0;font:14px system-ui,sans-serif} h3,.muted,.bad{display:none}
+            .scan{display:flex;gap:16px;align-items:flex-start}
+            figure{margin:0;position:relative;width:640px;line-height:0;flex:none}
+            figure img{width:100%;display:block} figure svg{position:absolute;left:0;top:0;width:100%;height:100%;overflow:hidden}
+            .layers label{display:block;line-height:1.6} .swatch{display:inline-block;width:12px;height:12px;margin:0 4px}
+            </style></head><body>\(figure)\(Self.script)</body></html>
+            """
+    }
+
     // MARK: Scans and overlays
 
     private struct Layer {
@@ -121,7 +146,7 @@ struct PageRenderer {
     }
 
     private func renderScan(_ scan: EmulatedScan, posts: [PostedResults]) -> String {
-        var html = "<h3>Scan \(esc(scan.id)) <span class=\"muted\">\(esc(URL(fileURLWithPath: scan.source).lastPathComponent))\(scan.zipFile != nil ? " · DICOM series" : "")</span></h3>"
+        var html = "<h3>Scan \(esc(scan.id)) <span class=\"muted\">\(esc(URL(fileURLWithPath: scan.source).lastPathComponent))\(scan.zipFile != nil ? " · DICOM series" : "") · <a href=\"/?scan=\(esc(scan.id))\">alone</a></span></h3>"
         guard scan.readable, let size = scan.size else {
             return html + "<div class=\"bad\">unreadable as a slide — served byte for byte anyway: \(esc(scan.detail))</div>"
         }
