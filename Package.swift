@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "MHSContract", targets: ["MHSContract"]),
         /// Whole-slide images through OpenSlide 4 (loaded at run time).
         .library(name: "MHSSlide", targets: ["MHSSlide"]),
+        /// The container runtime: the `Classifier` protocol and the task runner.
+        .library(name: "MHSRunner", targets: ["MHSRunner"]),
         /// The local Techcyte: the platform's HTTP contract on loopback.
         .library(name: "MHSEmulator", targets: ["MHSEmulator"]),
         .executable(name: "mhs", targets: ["mhs"]),
@@ -36,8 +38,36 @@ let package = Package(
         .target(name: "MHSSecrets"),
         // RGBA rasters, drawing, PNG encoding.
         .target(name: "MHSImaging", dependencies: ["CSpng", "MHSContract"]),
-        // OpenSlide 4 through dlopen: open, levels, properties, regions, thumbnails.
-        .target(name: "MHSSlide", dependencies: ["MHSImaging"]),
+        // libturbojpeg (Debian's libturbojpeg0-dev) for JPEG tiles.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        // OpenSlide 4 through dlopen: open, levels, properties, regions, thumbnails; format
+        // sniffing, DICOM headers, series zips, the demo's synthetic slide.
+        .target(
+            name: "MHSSlide",
+            dependencies: ["MHSImaging", "CTurboJPEG", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        // CUDA driver probe (dlopen of libcuda.so.1).
+        .target(name: "MHSGPU"),
+        // HTTP: slide downloads and the Techcyte API (AsyncHTTPClient).
+        .target(
+            name: "MHSTransport",
+            dependencies: [
+                "MHSSecrets",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The task runner: environment, classifier API, stages, exit codes, console, bundle.
+        .target(
+            name: "MHSRunner",
+            dependencies: [
+                "MHSContract", "MHSSlide", "MHSImaging", "MHSGPU", "MHSTransport", "MHSSecrets",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
+        // The classifiers: the template (the one file a lab edits) and the examples.
+        .target(name: "Classifiers", dependencies: ["MHSRunner", "MHSContract", "MHSSlide"]),
         // The local Techcyte platform.
         .target(
             name: "MHSEmulator",
@@ -53,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "mhs",
             dependencies: [
-                "MHSContract", "MHSEmulator", "MHSSlide",
+                "MHSContract", "MHSEmulator", "MHSSlide", "MHSRunner", "Classifiers", "MHSGPU",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

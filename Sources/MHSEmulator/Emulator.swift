@@ -87,7 +87,7 @@ public enum Emulator {
 
     static func quietLogger() -> Logger {
         var logger = Logger(label: "mhs.emulator")
-        logger.logLevel = .warning
+        logger.logLevel = .critical  // shutdown noise otherwise; problems show in HTTP answers
         return logger
     }
 

@@ -1,0 +1,45 @@
+import Logging
+import MHSContract
+import MHSSlide
+
+/// A lab's model: it receives the opened slide and returns the results to post.
+///
+/// Implement ``classify(_:context:)``; `mhs run` does everything around it (download,
+/// validation, the picture, posting once). Throwing ends the run with exit 5; results
+/// that break the contract end it with exit 6, before anything is sent.
+public protocol Classifier: Sendable {
+    /// Shown in logs and the run report.
+    var name: String { get }
+    /// Looks at the slide and says what it found.
+    func classify(_ slide: Slide, context: ClassifierContext) async throws -> ResultsBody
+}
+
+/// What a classifier knows about its task.
+public struct ClassifierContext: Sendable {
+    /// `TASK_ID` as the platform gave it.
+    public var taskID: String
+    public var taskNumber: Int
+    /// The scan to report on: put it in ``ScanResult/scanId``.
+    public var scanID: String
+    /// Where files for the lab may be written (`MHS_OUTPUT_DIR`).
+    public var outputDirectory: String
+    /// Scratch space (`MHS_WORK_DIR`).
+    public var workDirectory: String
+    /// Log through this: lines reach the platform's log tab, secrets redacted.
+    public var logger: Logger
+    /// When the platform will stop the task (the runner cancels the classifier first).
+    public var deadline: ContinuousClock.Instant?
+
+    public init(
+        taskID: String, taskNumber: Int, scanID: String, outputDirectory: String, workDirectory: String, logger: Logger,
+        deadline: ContinuousClock.Instant? = nil
+    ) {
+        self.taskID = taskID
+        self.taskNumber = taskNumber
+        self.scanID = scanID
+        self.outputDirectory = outputDirectory
+        self.workDirectory = workDirectory
+        self.logger = logger
+        self.deadline = deadline
+    }
+}

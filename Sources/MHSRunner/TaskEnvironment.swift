@@ -1,0 +1,130 @@
+import Foundation
+import MHSTransport
+
+/// Every problem with the task environment, named at once.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String {
+        "the task environment is not usable (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
+            + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// The variables the platform hands a container (and mhs's own), read and checked.
+public struct TaskEnvironment: Sendable {
+    /// The API base, e.g. `https://api.app.techcyte.com/api/v3`.
+    public var apiBaseURL: String
+    /// `TASK_ID` exactly as given (the API accepts it as is).
+    public var taskID: String
+    /// The task number inside `TASK_ID`.
+    public var taskNumber: Int
+    public var scanID: String
+    public var scanURL: String
+    /// Set for DICOM: the whole series as a zip.
+    public var scanZipURL: String?
+    public var credentials: Credentials
+    public var debugUploadURL: String?
+    /// `MHS_OUTPUT_DIR`, default `/output`.
+    public var outputDirectory: String
+    /// `MHS_WORK_DIR`, default `/tmp`.
+    public var workDirectory: String
+    /// `MHS_CLASSIFIER`, when set.
+    public var classifierName: String?
+
+    /// Values that must never be printed.
+    public var secrets: [String] {
+        switch credentials {
+        case .jwt(let token): [token]
+        case .apiKey(_, let secret): [secret]
+        }
+    }
+
+    /// Reads the environment; reports every missing or malformed variable in one error.
+    public static func parse(_ env: [String: String]) throws(ConfigurationError) -> TaskEnvironment {
+        var problems: [String] = []
+        func value(_ name: String) -> String? {
+            guard let v = env[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !v.isEmpty else { return nil }
+            return v
+        }
+        func url(_ name: String, required: Bool) -> String? {
+            guard let v = value(name) else {
+                if required { problems.append("\(name) is missing (a presigned http(s) URL)") }
+                return nil
+            }
+            guard let u = URL(string: v), let scheme = u.scheme?.lowercased(), scheme == "http" || scheme == "https", u.host != nil else {
+                problems.append("\(name) is not an http(s) URL")
+                return nil
+            }
+            return v
+        }
+
+        var base = ""
+        if let host = value("HOST") {
+            if host.contains("://") {
+                if let u = URL(string: host), let scheme = u.scheme?.lowercased(), ["http", "https"].contains(scheme), u.host != nil {
+                    base = host.hasSuffix("/") ? String(host.dropLast()) : host
+                } else {
+                    problems.append("HOST '\(host)' has a scheme but is not an http(s) URL")
+                }
+            } else if host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" }) {
+                base = "https://api.\(host)/api/v3"
+            } else {
+                problems.append("HOST '\(host)' is not a host name such as app.techcyte.com (or a base URL with a scheme)")
+            }
+        } else {
+            problems.append("HOST is missing (the Techcyte host, e.g. app.techcyte.com)")
+        }
+
+        var taskNumber = 0
+        let taskID = value("TASK_ID") ?? ""
+        if taskID.isEmpty {
+            problems.append("TASK_ID is missing")
+        } else if let n = Self.taskNumber(taskID) {
+            taskNumber = n
+        } else {
+            problems.append("TASK_ID '\(taskID)' is neither a task number nor base64 of task:<number>")
+        }
+
+        let scanID = value("SCAN_ID") ?? ""
+        if scanID.isEmpty {
+            problems.append("SCAN_ID is missing")
+        } else if !scanID.allSatisfy(\.isASCII) || !scanID.allSatisfy(\.isNumber) {
+            problems.append("SCAN_ID '\(scanID)' is not a numeric scan id")
+        }
+
+        let scanURL = url("SCAN_URL", required: true)
+        let zipURL = url("SCAN_URL_ZIP", required: false)
+        let debugURL = url("DEBUG_FILE_UPLOAD_URL", required: false)
+
+        var credentials: Credentials?
+        let jwt = value("JWT_TOKEN"), keyID = value("API_KEY_ID"), keySecret = value("API_KEY_SECRET")
+        if let jwt {
+            if jwt.split(separator: ".").count != 3 { problems.append("JWT_TOKEN is not a JWT (three dot-separated parts)") }
+            credentials = .jwt(jwt)
+        } else if let keyID, let keySecret {
+            credentials = .apiKey(id: keyID, secret: keySecret)
+        } else if keyID != nil {
+            problems.append("API_KEY_ID is set but API_KEY_SECRET is missing")
+        } else if keySecret != nil {
+            problems.append("API_KEY_SECRET is set but API_KEY_ID is missing")
+        } else {
+            problems.append("no credentials: set JWT_TOKEN (production) or API_KEY_ID and API_KEY_SECRET (local testing)")
+        }
+
+        guard problems.isEmpty, let scanURL, let credentials else { throw ConfigurationError(problems: problems) }
+        return TaskEnvironment(
+            apiBaseURL: base, taskID: taskID, taskNumber: taskNumber, scanID: scanID, scanURL: scanURL, scanZipURL: zipURL,
+            credentials: credentials, debugUploadURL: debugURL, outputDirectory: value("MHS_OUTPUT_DIR") ?? "/output",
+            workDirectory: value("MHS_WORK_DIR") ?? "/tmp", classifierName: value("MHS_CLASSIFIER"))
+    }
+
+    /// `185714`, or base64 of `task:185714`.
+    public static func taskNumber(_ raw: String) -> Int? {
+        if let n = Int(raw), n > 0 { return n }
+        let padded = raw + String(repeating: "=", count: (4 - raw.count % 4) % 4)
+        guard let data = Data(base64Encoded: padded), let text = String(data: data, encoding: .utf8), text.hasPrefix("task:"),
+            let n = Int(text.dropFirst(5)), n > 0
+        else { return nil }
+        return n
+    }
+}

@@ -1,0 +1,362 @@
+import Foundation
+import Logging
+import MHSContract
+import MHSGPU
+import MHSImaging
+import MHSSecrets
+import MHSSlide
+import MHSTransport
+
+/// Runs one Model Hosting Service task, the way `mhs run` does in the container:
+/// GPU line → environment → (token) → download → open → classify → validate →
+/// `results.json` → `result.png` → post once → debug bundle. Each failure ends the run
+/// with its own ``ExitStatus`` and a message naming what was wrong; results are never
+/// lost (written before posting, printed when posting fails).
+public struct TaskRunner: Sendable {
+    let environment: [String: String]
+    let classifier: any Classifier
+    let console: Console
+
+    public init(environment: [String: String], classifier: any Classifier, console: Console) {
+        self.environment = environment
+        self.classifier = classifier
+        self.console = console
+    }
+
+    /// A stage's outcome for the run report.
+    struct Stage {
+        var name: String
+        var seconds: Double
+        var detail: String
+    }
+
+    /// Ends a run early with a status and a message.
+    struct Stop: Error {
+        var status: ExitStatus
+        var message: String
+    }
+
+    /// State that accumulates over the run, for the report and the bundle.
+    final class Record: @unchecked Sendable {
+        // @unchecked: used by one task at a time, from start to end of `run()`.
+        var stages: [Stage] = []
+        var facts = JSONObject()
+        var outputDirectory: String?
+        var resultPNG: String?
+    }
+
+    /// Runs the task and returns its exit status.
+    public func run() async -> ExitStatus {
+        let record = Record()
+        let started = Date()
+        var status = ExitStatus.posted
+        var message: String?
+        var env: TaskEnvironment?
+        do {
+            try await stages(record, &env)
+        } catch let stop as Stop {
+            status = stop.status
+            message = stop.message
+        } catch {
+            status = .classifier
+            message = "\(error)"
+        }
+        if let message {
+            console.say("ERROR (exit \(status.rawValue), \(status.meaning)): \(message)")
+        }
+        let timings = record.stages.map { "\($0.name) \(Self.seconds($0.seconds))" }.joined(separator: ", ")
+        if !timings.isEmpty { console.say("Stage timings: \(timings)") }
+        await finish(record, env: env, status: status, message: message, started: started)
+        return status
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s < 10 ? String(format: "%.2f s", s) : String(format: "%.1f s", s)
+    }
+
+    private func time<T>(_ record: Record, _ name: String, _ body: () async throws -> (T, String)) async throws -> T {
+        let start = ContinuousClock.now
+        let (value, detail) = try await body()
+        record.stages.append(Stage(name: name, seconds: (ContinuousClock.now - start) / .seconds(1), detail: detail))
+        return value
+    }
+
+    // MARK: The stages
+
+    private func stages(_ record: Record, _ envOut: inout TaskEnvironment?) async throws {
+        let gpu = CUDAProbe.probe()
+        console.say(gpu.description)
+        record.facts["gpu"] = .string(gpu.description)
+
+        let env: TaskEnvironment
+        do {
+            env = try TaskEnvironment.parse(environment)
+        } catch {
+            throw Stop(status: .configuration, message: error.description)
+        }
+        envOut = env
+        console.hide(env.secrets)
+        record.facts["task_id"] = .string(env.taskID)
+        record.facts["scan_id"] = .string(env.scanID)
+        record.facts["classifier"] = .string(classifier.name)
+        for dir in [env.outputDirectory, env.workDirectory] {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw Stop(status: .configuration, message: "cannot create \(dir): \(error.localizedDescription)")
+            }
+        }
+        record.outputDirectory = env.outputDirectory
+        let redactor = Redactor(secrets: env.secrets)
+        let api = TechcyteAPI(baseURL: env.apiBaseURL, redactor: redactor)
+
+        // A wrong API key must not cost a whole run: exchange it before downloading.
+        let token: String = try await time(record, "credentials") {
+            do {
+                let t = try await api.bearer(for: env.credentials)
+                console.hide([t])
+                if case .apiKey = env.credentials { console.say("API key exchanged for a token at \(env.apiBaseURL)/token") }
+                return (t, "ok")
+            } catch {
+                throw Stop(status: .configuration, message: "cannot obtain a token: \(error)")
+            }
+        }
+
+        let slidePath = try await time(record, "download") { try await download(env, redactor: redactor, record: record) }
+
+        let slide: Slide = try await time(record, "open") {
+            do {
+                let s = try Slide(path: slidePath)
+                let size = "\(s.dimensions.width)x\(s.dimensions.height)"
+                let mpp = s.mpp.map { String(format: "%.3f µm/px", $0.x) } ?? "no MPP"
+                console.say("Opened \(URL(fileURLWithPath: slidePath).lastPathComponent): \(s.vendor ?? "unknown vendor"), \(size), \(s.levels.count) level(s), \(mpp)")
+                record.facts["slide"] = [
+                    "vendor": s.vendor.map(JSONValue.string) ?? .null, "width": .int(Int64(s.dimensions.width)),
+                    "height": .int(Int64(s.dimensions.height)), "levels": .int(Int64(s.levels.count)),
+                    "mpp": s.mpp.map { .double($0.x) } ?? .null,
+                ]
+                return (s, size)
+            } catch {
+                throw Stop(status: .slide, message: "\(error)")
+            }
+        }
+        // OpenSlide opens some broken files and fails only when pixels are read: read
+        // the whole-slide thumbnail now (result.png needs it anyway).
+        let thumbnail: RGBAImage = try await time(record, "thumbnail") {
+            do {
+                let t = try slide.thumbnail(maxSide: 1024)
+                return (t, "\(t.width)x\(t.height)")
+            } catch {
+                throw Stop(status: .slide, message: "the slide opens but its pixels cannot be read: \(error)")
+            }
+        }
+
+        console.say("Processing image: \(URL(fileURLWithPath: slidePath).lastPathComponent) with classifier \(classifier.name)")
+        let context = ClassifierContext(
+            taskID: env.taskID, taskNumber: env.taskNumber, scanID: env.scanID, outputDirectory: env.outputDirectory,
+            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"))
+        let body: ResultsBody = try await time(record, "classify") {
+            do {
+                let b = try await classifier.classify(slide, context: context)
+                let count = b.scanResults.reduce(0) { $0 + ($1.geojson?.features.count ?? 0) }
+                console.say("Generated \(count) annotations")
+                record.facts["annotations"] = .int(Int64(count))
+                return (b, "\(count) annotations")
+            } catch {
+                throw Stop(status: .classifier, message: "the classifier \(classifier.name) failed: \(error)")
+            }
+        }
+
+        let validation = ValidationContext(
+            scanIds: [env.scanID],
+            slideSize: SlideSize(width: Double(slide.dimensions.width), height: Double(slide.dimensions.height)))
+        let report = try await time(record, "validate") {
+            let r = Validator.validate(body, context: validation)
+            return (r, "\(r.errors.count) errors, \(r.warnings.count) warnings")
+        }
+        for w in report.warnings.prefix(20) { console.say("WARNING: \(w.path): \(w.message) [\(w.rule)]") }
+
+        let json: [UInt8]
+        do {
+            json = try MHSJSON.encode(body)
+        } catch {
+            throw Stop(status: .invalidResults, message: "the results cannot be written as JSON: \(error)")
+        }
+        let resultsPath = env.outputDirectory + "/results.json"
+        do {
+            try Data(json).write(to: URL(fileURLWithPath: resultsPath))
+            console.say("Results saved to \(resultsPath)")
+        } catch {
+            console.say("WARNING: cannot write \(resultsPath): \(error.localizedDescription)")
+        }
+        guard report.isValid else {
+            for e in report.errors.prefix(50) { console.say("  error   \(e.path): \(e.message) [\(e.rule)]") }
+            throw Stop(
+                status: .invalidResults,
+                message: "the results break the contract (\(report.errors.count) error(s), listed above); nothing was posted")
+        }
+
+        _ = try await time(record, "render") {
+            let picture = AnnotationRenderer.render(body, scanId: env.scanID, on: thumbnail, slideWidth: Double(slide.dimensions.width))
+            let path = env.outputDirectory + "/result.png"
+            do {
+                try Data(try PNG.encode(picture)).write(to: URL(fileURLWithPath: path))
+                record.resultPNG = path
+                console.say("Visualization saved to \(path)")
+            } catch {
+                console.say("WARNING: cannot write \(path): \(error)")
+            }
+            return ((), "\(picture.width)x\(picture.height)")
+        }
+
+        try await time(record, "post") {
+            do {
+                let status = try await api.postResults(taskID: env.taskID, body: json, token: token)
+                console.say("Results posted: HTTP \(status)")
+                record.facts["posted"] = true
+                return ((), "HTTP \(status)")
+            } catch {
+                record.facts["posted"] = false
+                console.say("Posting failed: \(error)")
+                console.say("Results JSON: " + String(decoding: json, as: UTF8.self))
+                throw Stop(status: .postingFailed, message: "posting failed (\(error)); the results are in \(resultsPath) and printed above")
+            }
+        }
+    }
+
+    // MARK: Download
+
+    /// Downloads the scan (the series zip when there is one) and returns the file OpenSlide opens.
+    private func download(_ env: TaskEnvironment, redactor: Redactor, record: Record) async throws -> (String, String) {
+        let downloader = Downloader(redactor: redactor)
+        let progress = ProgressPrinter(console: console)
+        let base = env.workDirectory + "/scan-\(env.scanID)"
+        let url = env.scanZipURL ?? env.scanURL
+        let target = base + (env.scanZipURL != nil ? ".zip" : ".download")
+        console.say("Downloading the \(env.scanZipURL != nil ? "DICOM series zip (SCAN_URL_ZIP)" : "scan (SCAN_URL)")")
+        let result: DownloadResult
+        do {
+            result = try await downloader.download(url, to: target) { progress.report($0) }
+        } catch {
+            throw Stop(status: .download, message: "downloading \(env.scanZipURL != nil ? "SCAN_URL_ZIP" : "SCAN_URL") failed: \(error)")
+        }
+        let rate = result.seconds > 0 ? Double(result.bytes) / result.seconds / 1e6 : 0
+        console.say(String(format: "Downloaded %.1f MB in %.2f s (%.1f MB/s)", Double(result.bytes) / 1e6, result.seconds, rate))
+        record.facts["download"] = ["bytes": .int(Int64(result.bytes)), "seconds": .double(result.seconds)]
+
+        let format = SlideFormat.sniff(path: target)
+        record.facts["format"] = .string(format.description)
+        switch format {
+        case .unsupported(let what):
+            throw Stop(status: .slide, message: "the scan is not a whole-slide image mhs can read: \(what)")
+        case .zip:
+            let folder = base + "-series"
+            try? FileManager.default.removeItem(atPath: folder)
+            let files: [String]
+            do {
+                files = try SeriesArchive.extract(target, into: folder)
+            } catch {
+                throw Stop(status: .slide, message: "\(error)")
+            }
+            let choice = Self.seriesEntry(files)
+            guard let file = choice else {
+                throw Stop(status: .slide, message: "the zip holds no DICOM file (\(files.count) file(s))")
+            }
+            console.say("Extracted \(files.count) DICOM file(s) of the series; opening \(URL(fileURLWithPath: file).lastPathComponent)")
+            return (file, "\(result.bytes) bytes, series of \(files.count)")
+        case .dicom:
+            let path = base + ".dcm"
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.moveItem(atPath: target, toPath: path)
+            if let header = DICOMHeader.read(path: path), header.isResampledVolume {
+                throw Stop(
+                    status: .slide,
+                    message: "SCAN_URL is a lone DICOM file of a resampled pyramid level (ImageType \(header.imageType.joined(separator: "\\"))) and no SCAN_URL_ZIP was given: results in its pixels would be in the wrong coordinate frame for the slide, so mhs stops instead")
+            }
+            return (path, "\(result.bytes) bytes, DICOM")
+        case .aperioSVS, .tiff:
+            let path = base + "." + format.fileExtension
+            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.moveItem(atPath: target, toPath: path)
+            return (path, "\(result.bytes) bytes, \(format)")
+        }
+    }
+
+    /// The series file to open: a full-resolution VOLUME instance if one says so, else
+    /// any DICOM file (OpenSlide finds the rest of the series in the folder).
+    static func seriesEntry(_ files: [String]) -> String? {
+        let dicom = files.filter { SlideFormat.sniff(path: $0) == .dicom }
+        let headers = dicom.map { ($0, DICOMHeader.read(path: $0)) }
+        if let full = headers.first(where: { $0.1.map { $0.imageType.count >= 3 && $0.imageType[2] == "VOLUME" && !$0.isResampledVolume } ?? false }) {
+            return full.0
+        }
+        return dicom.first
+    }
+
+    // MARK: Report and bundle
+
+    private func finish(_ record: Record, env: TaskEnvironment?, status: ExitStatus, message: String?, started: Date) async {
+        var report = record.facts
+        report["exit_status"] = .int(Int64(status.rawValue))
+        report["outcome"] = .string(status.meaning)
+        if let message { report["message"] = .string(console.redact(message)) }
+        report["started_at"] = .string(started.formatted(.iso8601))
+        report["finished_at"] = .string(Date().formatted(.iso8601))
+        report["stages"] = .array(record.stages.map { ["name": .string($0.name), "seconds": .double($0.seconds), "detail": .string(console.redact($0.detail))] })
+        let reportBytes = (try? MHSJSON.encode(JSONValue.object(report))) ?? []
+        guard let env else { return }
+        let reportPath = env.outputDirectory + "/run-report.json"
+        try? Data(reportBytes).write(to: URL(fileURLWithPath: reportPath))
+        guard let uploadURL = env.debugUploadURL else { return }
+        var summary = "task \(env.taskID) scan \(env.scanID)\nHOST base \(env.apiBaseURL)\n"
+        for key in environment.keys.sorted() where ["HOST", "TASK_ID", "SCAN_ID", "SCAN_URL", "SCAN_URL_ZIP", "JWT_TOKEN", "API_KEY_ID", "API_KEY_SECRET", "DEBUG_FILE_UPLOAD_URL"].contains(key) || key.hasPrefix("MHS_") {
+            summary += "\(key)=\(console.redact(environment[key] ?? ""))\n"
+        }
+        var files: [(String, [UInt8])] = [
+            ("run-report.json", reportBytes), ("environment.txt", Array(console.redact(summary).utf8)),
+            ("run.log", Array((console.transcript.joined(separator: "\n") + "\n").utf8)),
+        ]
+        if let png = record.resultPNG, let data = FileManager.default.contents(atPath: png) { files.append(("result.png", Array(data))) }
+        do {
+            let zip = try DebugBundle.zip(files)
+            try await TechcyteAPI(baseURL: env.apiBaseURL, redactor: Redactor(secrets: env.secrets)).uploadDebugBundle(to: uploadURL, bytes: zip)
+            console.say("Debug bundle uploaded (\(zip.count) bytes: \(files.map(\.0).joined(separator: ", ")))")
+        } catch {
+            console.say("WARNING: the debug bundle could not be uploaded: \(error)")
+        }
+    }
+}
+
+/// Download progress for people and for log tabs: a bar on a terminal, otherwise a line
+/// every few seconds with MB, MB/s and ETA.
+final class ProgressPrinter: @unchecked Sendable {
+    // @unchecked: called from one download at a time; `last` is only touched there.
+    let console: Console
+    let tty = isatty(1) == 1
+    var last = -10.0
+
+    init(console: Console) { self.console = console }
+
+    func report(_ p: DownloadProgress) {
+        let done = p.total.map { p.received >= $0 } ?? false
+        guard tty || p.elapsed - last >= 5 || done else { return }
+        last = p.elapsed
+        let mb = Double(p.received) / 1e6
+        let rate = p.elapsed > 0 ? mb / p.elapsed : 0
+        if let total = p.total, total > 0 {
+            let fraction = Double(p.received) / Double(total)
+            let eta = rate > 0 ? (Double(total) / 1e6 - mb) / rate : 0
+            if tty {
+                let width = 30
+                let filled = Int(fraction * Double(width))
+                let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+                FileHandle.standardOutput.write(Data(String(format: "\r[%@] %5.1f%% %.1f/%.1f MB %.1f MB/s ETA %.0f s", bar, fraction * 100, mb, Double(total) / 1e6, rate, eta).utf8))
+                if done { FileHandle.standardOutput.write(Data("\n".utf8)) }
+            } else if !done {
+                console.say(String(format: "download: %.1f of %.1f MB (%.0f%%), %.1f MB/s, ETA %.0f s", mb, Double(total) / 1e6, fraction * 100, rate, eta))
+            }
+        } else if !done {
+            console.say(String(format: "download: %.1f MB, %.1f MB/s", mb, rate))
+        }
+    }
+}

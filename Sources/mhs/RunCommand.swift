@@ -1,0 +1,31 @@
+import ArgumentParser
+import Classifiers
+import Foundation
+import MHSRunner
+
+/// `mhs run`: the container entrypoint.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one Model Hosting Service task from the environment (the container entrypoint).",
+        discussion: """
+            Reads HOST, TASK_ID, SCAN_ID, SCAN_URL, SCAN_URL_ZIP, JWT_TOKEN or API_KEY_ID/API_KEY_SECRET, \
+            DEBUG_FILE_UPLOAD_URL, MHS_OUTPUT_DIR (default /output), MHS_WORK_DIR (default /tmp) and \
+            MHS_CLASSIFIER (default template). Downloads the scan, runs the classifier, validates, \
+            writes results.json and result.png, posts once, uploads the debug bundle.
+            Exit status: 0 posted, 2 configuration, 3 download, 4 slide unreadable or unsupported, \
+            5 classifier failed, 6 results invalid, 7 posting failed, 8 deadline, 130/143 interrupted.
+            """
+    )
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let console = Console()
+        guard let classifier = ClassifierRegistry.named(env["MHS_CLASSIFIER"]) else {
+            console.say("ERROR (exit 2): MHS_CLASSIFIER '\(env["MHS_CLASSIFIER"] ?? "")' is not a known classifier (known: \(ClassifierRegistry.all.keys.sorted().joined(separator: ", ")))")
+            throw ExitCode(ExitStatus.configuration.rawValue)
+        }
+        let status = await TaskRunner(environment: env, classifier: classifier, console: console).run()
+        throw ExitCode(status.rawValue)
+    }
+}
