@@ -94,16 +94,33 @@ let package = Package(
             dependencies: ["MHSContract"],
             path: "Benchmarks/ContractBenchmark"
         ),
+        // Helpers shared by the test targets: paths, the mhs binary, HTTP calls.
+        .target(
+            name: "MHSTestSupport",
+            dependencies: [
+                "MHSContract", "MHSEmulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/MHSTestSupport"
+        ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
         .testTarget(
             name: "MHSEmulatorTests",
             dependencies: [
-                "MHSEmulator", "MHSSlide", "MHSImaging",
+                "MHSEmulator", "MHSSlide", "MHSImaging", "MHSTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "CLITests", dependencies: ["MHSContract"]),
+        .testTarget(name: "CLITests", dependencies: ["MHSContract", "MHSTestSupport"]),
+        .testTarget(
+            name: "RunTests",
+            dependencies: [
+                "MHSContract", "MHSEmulator", "MHSImaging", "MHSSlide", "MHSSecrets", "MHSTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -31,7 +31,10 @@ public struct Redactor: Sendable {
         out = out.replacing(
             #/(?i)(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"'<>]+/#, with: { "\($0.output.1)\(Self.mask)" })
         out = out.replacing(#/(?i)(Authorization:\s*(?:Bearer|Basic)\s+)[^\s"',]+/#, with: { "\($0.output.1)\(Self.mask)" })
-        out = out.replacing(#/(?i)("?(?:access_token|jwt_token|api_key_secret|token)"?\s*[:=]\s*"?)[A-Za-z0-9._~+\/=-]{8,}/#, with: {
+        out = out.replacing(#/(?i)("(?:access_token|refresh_token|jwt_token|api_key_secret|token|secret)"\s*:\s*")[^"]{6,}/#, with: {
+            "\($0.output.1)\(Self.mask)"
+        })
+        out = out.replacing(#/(?i)\b((?:access_token|refresh_token|jwt_token|api_key_secret|token|secret)=)[^&\s"'<>]+/#, with: {
             "\($0.output.1)\(Self.mask)"
         })
         out = out.replacing(#/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}/#, with: { _ in Self.mask })

@@ -1,62 +1,23 @@
 import Foundation
 import MHSContract
+import MHSTestSupport
 import Testing
 
-/// Where `swift build` put the `mhs` binary: beside the test bundle, unless MHS_BINARY says.
-let mhsBinary: URL = {
-    if let path = ProcessInfo.processInfo.environment["MHS_BINARY"] { return URL(fileURLWithPath: path) }
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<3 {
-        let candidate = dir.appendingPathComponent("mhs")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/mhs")
-}()
-
-let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Examples/results")
-
-struct Outcome {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs the real `mhs` binary with `arguments`, feeding `input` on standard input.
-func mhs(_ arguments: [String], input: String? = nil) throws -> Outcome {
-    let process = Process()
-    process.executableURL = mhsBinary
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    let inPipe = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = inPipe
-    try process.run()
-    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-    try inPipe.fileHandleForWriting.close()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-}
+let examples = repositoryRoot.appendingPathComponent("Examples/results")
 
 @Suite("mhs validate (the real binary)")
 struct ValidateCLITests {
     @Test("a documented example is valid: exit 0")
-    func valid() throws {
-        let r = try mhs(["validate", examples.appendingPathComponent("basic.json").path])
+    func valid() async throws {
+        let r = try await mhs(["validate", examples.appendingPathComponent("basic.json").path])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("valid — 0 errors, 0 warnings"))
     }
 
     @Test("an invalid body: exit 1, every problem with its path")
-    func invalid() throws {
+    func invalid() async throws {
         let body = #"{"scanResults":[{"scanId":"x1","results":{"summary":3},"geojson":{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,2]]]},"properties":{}}]}}]}"#
-        let r = try mhs(["validate", "-"], input: body)
+        let r = try await mhs(["validate", "-"], input: body)
         #expect(r.status == 1)
         for path in ["scanResults[0].scanId", "scanResults[0].results.summary", "scanResults[0].geojson.features[0].properties.annotation_type", "scanResults[0].geojson.features[0].geometry.coordinates[0]"] {
             #expect(r.stdout.contains(path), "missing \(path) in \(r.stdout)")
@@ -65,8 +26,8 @@ struct ValidateCLITests {
     }
 
     @Test("--json prints a machine-readable report with the same paths")
-    func jsonReport() throws {
-        let r = try mhs(["validate", "--json", "-"], input: #"{"scanResults":[{"scanId":"1","workflow":{"model_name":"m","provider":"p","ruo":"yes"}}]}"#)
+    func jsonReport() async throws {
+        let r = try await mhs(["validate", "--json", "-"], input: #"{"scanResults":[{"scanId":"1","workflow":{"model_name":"m","provider":"p","ruo":"yes"}}]}"#)
         #expect(r.status == 1)
         let report = try JSONParser.parse(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(report["valid"] == false)
@@ -76,32 +37,32 @@ struct ValidateCLITests {
     }
 
     @Test("malformed JSON: exit 2 with line and column")
-    func malformed() throws {
-        let r = try mhs(["validate", "-"], input: "{\n  \"scanResults\": [,]\n}")
+    func malformed() async throws {
+        let r = try await mhs(["validate", "-"], input: "{\n  \"scanResults\": [,]\n}")
         #expect(r.status == 2)
         #expect(r.stderr.contains("line 2, column 19"), "\(r.stderr)")
-        let j = try mhs(["validate", "--json", "-"], input: "[1,")
+        let j = try await mhs(["validate", "--json", "-"], input: "[1,")
         #expect(j.status == 2)
         #expect(try JSONParser.parse(j.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["malformed"]?["line"] == 1)
     }
 
     @Test("an unreadable file: exit 2")
-    func unreadable() throws {
-        let r = try mhs(["validate", "/nonexistent/results.json"])
+    func unreadable() async throws {
+        let r = try await mhs(["validate", "/nonexistent/results.json"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("/nonexistent/results.json"))
     }
 
     @Test("--scan-ids and --slide-size turn on the task checks")
-    func taskChecks() throws {
+    func taskChecks() async throws {
         let file = examples.appendingPathComponent("basic.json").path
-        let unknown = try mhs(["validate", "--scan-ids", "1, 2", file])
+        let unknown = try await mhs(["validate", "--scan-ids", "1, 2", file])
         #expect(unknown.status == 1)
         #expect(unknown.stdout.contains("scan.scanId.unknown"))
-        let outside = try mhs(["validate", "--scan-ids", "8061860", "--slide-size", "1000x1000", file])
+        let outside = try await mhs(["validate", "--scan-ids", "8061860", "--slide-size", "1000x1000", file])
         #expect(outside.status == 0)
         #expect(outside.stdout.contains("coordinates.outsideSlide"))
-        let bad = try mhs(["validate", "--slide-size", "big", file])
+        let bad = try await mhs(["validate", "--slide-size", "big", file])
         #expect(bad.status != 0 && bad.status != 1)
         #expect(bad.stderr.contains("--slide-size"))
     }

@@ -1,23 +1,12 @@
 import AsyncHTTPClient
 import Foundation
 import MHSContract
+import MHSTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// The `mhs` binary beside the test bundle (or MHS_BINARY).
-let mhsBinary: String = {
-    if let path = ProcessInfo.processInfo.environment["MHS_BINARY"] { return path }
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<3 {
-        let candidate = dir.appendingPathComponent("mhs").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    return repositoryRoot.appendingPathComponent(".build/debug/mhs").path
-}()
 
 /// A running `mhs emulator` process and what it printed up to its banner's last line.
 struct EmulatorProcess {
@@ -39,7 +28,7 @@ struct EmulatorProcess {
         return env
     }
 
-    static func start(_ arguments: [String]) throws -> EmulatorProcess {
+    static func start(_ arguments: [String]) async throws -> EmulatorProcess {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: mhsBinary)
         p.arguments = ["emulator"] + arguments
@@ -47,12 +36,18 @@ struct EmulatorProcess {
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(60)
-        while !text.contains("\npage: ") && Date() < deadline && p.isRunning {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        // Read the banner on a GCD thread, not on Swift's cooperative pool.
+        let text = await withCheckedContinuation { (done: CheckedContinuation<String, Never>) in
+            DispatchQueue.global().async {
+                var text = ""
+                let deadline = Date().addingTimeInterval(60)
+                while !text.contains("\npage: ") && Date() < deadline {
+                    let chunk = out.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    text += String(decoding: chunk, as: UTF8.self)
+                }
+                done.resume(returning: text)
+            }
         }
         return EmulatorProcess(process: p, banner: text, output: out)
     }
@@ -65,10 +60,16 @@ struct EmulatorProcess {
     }
 
     /// Sends SIGTERM and returns the exit status and whatever it printed after the banner.
-    func terminate() -> (status: Int32, rest: String) {
+    func terminate() async -> (status: Int32, rest: String) {
         kill(process.processIdentifier, SIGTERM)
-        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let rest = String(decoding: await readToEnd(output.fileHandleForReading), as: UTF8.self)
+        let process = self.process
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                done.resume()
+            }
+        }
         return (process.terminationStatus, rest)
     }
 }
@@ -77,7 +78,7 @@ struct EmulatorProcess {
 struct EmulatorCLITests {
     @Test("prints ready, the environment as exports and docker flags; stops on SIGTERM with a summary")
     func banner() async throws {
-        let emu = try EmulatorProcess.start(["--slide", slide("CMU-1-Small-Region.svs"), "--slide", slide("dicom-cmu-1-small-region"), "--port", "0", "--auth", "api-key", "--api-key-id", "lab-key", "--api-key-secret", "s3cr3t-value-for-tests"])
+        let emu = try await EmulatorProcess.start(["--slide", slide("CMU-1-Small-Region.svs"), "--slide", slide("dicom-cmu-1-small-region"), "--port", "0", "--auth", "api-key", "--api-key-id", "lab-key", "--api-key-secret", "s3cr3t-value-for-tests"])
         #expect(emu.baseURL.hasPrefix("http://127.0.0.1:"))
         let env = emu.environment
         for name in ["HOST", "TASK_ID", "SCAN_ID", "SCAN_URL", "API_KEY_ID", "API_KEY_SECRET", "DEBUG_FILE_UPLOAD_URL"] {
@@ -90,24 +91,17 @@ struct EmulatorCLITests {
         #expect(emu.banner.contains("# docker run --rm --gpus all") && emu.banner.contains("-e TASK_ID='dGFzazoxODU3MTQ='"))
         let slide = try await send(.GET, try #require(env["SCAN_URL"]))
         #expect(slide.status == 200 && slide.body.count == 1_938_955)
-        let (status, rest) = emu.terminate()
+        let (status, rest) = await emu.terminate()
         #expect(status == 0)
         #expect(rest.contains("emulator stopped: 1 call(s) (0 dropped), 0 evaluation(s)"), "\(rest)")
     }
 
     @Test("bad arguments are refused before starting")
-    func badArguments() throws {
+    func badArguments() async throws {
         for args in [["--slide", "/nonexistent/slide.svs"], ["--slide", slide("CMU-1-Small-Region.svs"), "--fault", "download:boom"], ["--slide", slide("CMU-1-Small-Region.svs"), "--auth", "magic"]] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: mhsBinary)
-            p.arguments = ["emulator"] + args
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus != 0, "\(args)")
+            let r = try await mhs(["emulator"] + args)
+            let message = r.stderr
+            #expect(r.status != 0, "\(args)")
             #expect(message.contains("slide") || message.contains("fault") || message.contains("auth"), "\(message)")
         }
     }
@@ -119,19 +113,19 @@ struct EmulatorCLITests {
         #expect(ftruncate(fd, 1 << 30) == 0)
         close(fd)
         defer { unlink(path) }
-        let emu = try EmulatorProcess.start(["--slide", path])
+        let emu = try await EmulatorProcess.start(["--slide", path])
         let before = emu.peakRSSMiB
         let result = await download(try #require(emu.environment["SCAN_URL"]))
         let after = emu.peakRSSMiB
         #expect(result.error == nil && result.bytes == 1 << 30)
         #expect(after - before < 64, "peak RSS grew from \(before) MiB to \(after) MiB while serving 1 GiB")
-        _ = emu.terminate()
+        _ = await emu.terminate()
     }
 
     @Test("the call record, the state and the page never show secrets")
     func noSecrets() async throws {
         let secret = "super-secret-api-value-42"
-        let emu = try EmulatorProcess.start(["--slide", slide("CMU-1-Small-Region.svs"), "--auth", "api-key", "--api-key-id", "k1", "--api-key-secret", secret])
+        let emu = try await EmulatorProcess.start(["--slide", slide("CMU-1-Small-Region.svs"), "--auth", "api-key", "--api-key-id", "k1", "--api-key-secret", secret])
         let env = emu.environment
         let basic = Data("k1:\(secret)".utf8).base64EncodedString()
         let token = try await send(.POST, env["HOST"]! + "/token", headers: [("Authorization", "Basic \(basic)")], body: Array("grant_type=client_credentials".utf8))
@@ -144,7 +138,7 @@ struct EmulatorCLITests {
             let text = try await send(.GET, emu.baseURL + page).text
             for s in [secret, jwt, signature, basic] { #expect(!text.contains(s), "\(page) shows a secret") }
         }
-        let (_, rest) = emu.terminate()
+        let (_, rest) = await emu.terminate()
         for s in [secret, jwt, signature] { #expect(!rest.contains(s)) }
     }
 }

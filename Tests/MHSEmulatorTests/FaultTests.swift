@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MHSContract
 import MHSEmulator
+import MHSTestSupport
 import Testing
 
 @Suite("Emulator fault injection, seen from the client")
@@ -39,8 +40,8 @@ struct FaultTests {
             #expect(cut.bytes <= 100_000 && cut.bytes > 0)
             let whole = await download(url)
             #expect(whole.error == nil && whole.bytes == size)
-            let calls = await emu.calls()
-            #expect(calls.first?.outcome == "dropped" && calls.first?.fault == "reset-after=100000")
+            #expect(await eventually { await emu.calls().first?.outcome == "dropped" })
+            #expect(await emu.calls().first?.fault == "reset-after=100000")
         }
     }
 
@@ -83,7 +84,7 @@ struct FaultTests {
                 _ = try await send(.POST, emu.api("results"), headers: bearer(jwt), body: try exampleBody("basic.json"))
             }
             #expect(await emu.evaluations().isEmpty)
-            #expect(await emu.calls().last?.outcome == "dropped")
+            #expect(await eventually { await emu.calls().last?.outcome == "dropped" })
         }
     }
 

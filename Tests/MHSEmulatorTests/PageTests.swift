@@ -2,25 +2,20 @@ import Foundation
 import MHSContract
 import MHSEmulator
 import MHSImaging
+import MHSTestSupport
 import Testing
 
 /// Screenshots a page with headless Chromium (Debian's `chromium`, or MHS_CHROMIUM).
-func screenshot(_ url: String, to path: String, width: Int, height: Int) throws -> RGBAImage {
+func screenshot(_ url: String, to path: String, width: Int, height: Int) async throws -> RGBAImage {
     let candidates = [ProcessInfo.processInfo.environment["MHS_CHROMIUM"], "/usr/bin/chromium", "/usr/bin/chromium-browser"].compactMap { $0 }
     guard let chromium = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
         throw ScreenshotError(message: "headless Chromium not found (apt-get install chromium, or set MHS_CHROMIUM)")
     }
     try? FileManager.default.removeItem(atPath: path)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: chromium)
-    p.arguments = [
+    _ = try await runProgram(chromium, [
         "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
         "--window-size=\(width),\(height)", "--screenshot=\(path)", url,
-    ]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
+    ])
     return try PNG.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
 }
 
@@ -48,17 +43,17 @@ struct PageTests {
                 return false
             }
 
-            let before = try screenshot(focus, to: testOutput.appendingPathComponent("emulator-scan-before.png").path, width: 900, height: 900)
+            let before = try await screenshot(focus, to: testOutput.appendingPathComponent("emulator-scan-before.png").path, width: 900, height: 900)
             #expect(!redNear(before, edge.x, edge.y), "no overlay before anything is posted")
 
             let r = try await send(.POST, emu.api("results"), headers: bearer(emu.jwt(for: emu.tasks[0])), body: try exampleBody("basic.json"))
             #expect(r.status == 201)
-            let after = try screenshot(focus, to: testOutput.appendingPathComponent("emulator-scan.png").path, width: 900, height: 900)
+            let after = try await screenshot(focus, to: testOutput.appendingPathComponent("emulator-scan.png").path, width: 900, height: 900)
             #expect(redNear(after, edge.x, edge.y), "the posted box's edge is drawn in the overlay colour at \(edge)")
             #expect(!redNear(after, Int(1500 * scale), Int(2500 * scale)), "nothing drawn where nothing was posted")
 
             // The whole page, for people to look at.
-            _ = try screenshot(emu.baseURL + "/", to: testOutput.appendingPathComponent("emulator-page.png").path, width: 1100, height: 1600)
+            _ = try await screenshot(emu.baseURL + "/", to: testOutput.appendingPathComponent("emulator-page.png").path, width: 1100, height: 1600)
             let page = try await send(.GET, emu.baseURL + "/")
             for text in ["Mitosis (2)", "segment: Tumor (1)", "Mitosis Detector", "Dummy Score", "0.87", "QC passed", "data-layer=\"Mitosis\""] {
                 #expect(page.text.contains(text), "page lacks \(text)")

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MHSContract
 import MHSEmulator
+import MHSTestSupport
 import Testing
 
 @Suite("Emulator presigned URLs over HTTP")
