@@ -55,6 +55,8 @@ let package = Package(
                 "MHSSecrets",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The task runner: environment, classifier API, stages, exit codes, console, bundle.

@@ -1,6 +1,7 @@
 import Logging
 import MHSContract
 import MHSSlide
+import Synchronization
 
 /// A lab's model: it receives the opened slide and returns the results to post.
 ///
@@ -29,11 +30,15 @@ public struct ClassifierContext: Sendable {
     public var logger: Logger
     /// When the platform will stop the task (the runner cancels the classifier first).
     public var deadline: ContinuousClock.Instant?
+    /// Where to keep results found so far: if the deadline or a signal stops the run, they
+    /// are written to `results.partial.json` (never posted).
+    public var partial: PartialResults
 
     public init(
         taskID: String, taskNumber: Int, scanID: String, outputDirectory: String, workDirectory: String, logger: Logger,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, partial: PartialResults = PartialResults()
     ) {
+        self.partial = partial
         self.taskID = taskID
         self.taskNumber = taskNumber
         self.scanID = scanID
@@ -42,4 +47,14 @@ public struct ClassifierContext: Sendable {
         self.logger = logger
         self.deadline = deadline
     }
+}
+
+/// Results a classifier has so far, kept in case its time runs out.
+public final class PartialResults: Sendable {
+    private let stored = Mutex<ResultsBody?>(nil)
+    public init() {}
+    /// Replaces what is kept.
+    public func save(_ body: ResultsBody) { stored.withLock { $0 = body } }
+    /// What was kept last.
+    public var body: ResultsBody? { stored.withLock { $0 } }
 }

@@ -30,6 +30,14 @@ public struct TaskEnvironment: Sendable {
     public var workDirectory: String
     /// `MHS_CLASSIFIER`, when set.
     public var classifierName: String?
+    /// `MHS_DEADLINE` in seconds (default 90 minutes).
+    public var deadline: Double
+    /// `MHS_POST_MARGIN` in seconds (default 5 minutes).
+    public var postMargin: Double
+    /// `MHS_DOWNLOAD_CONNECTIONS`, when set.
+    public var downloadConnections: Int?
+    /// `MHS_DOWNLOAD_PART_MB`, when set.
+    public var downloadPartMB: Int?
 
     /// Values that must never be printed.
     public var secrets: [String] {
@@ -111,11 +119,55 @@ public struct TaskEnvironment: Sendable {
             problems.append("no credentials: set JWT_TOKEN (production) or API_KEY_ID and API_KEY_SECRET (local testing)")
         }
 
+        var deadline = 5400.0, margin = 300.0
+        if let d = value("MHS_DEADLINE") {
+            if let v = seconds(d), v > 0 { deadline = v } else { problems.append("MHS_DEADLINE '\(d)' is not a duration such as 90m, 45m or 30s") }
+        }
+        if let m = value("MHS_POST_MARGIN") {
+            if let v = seconds(m), v >= 0 { margin = v } else { problems.append("MHS_POST_MARGIN '\(m)' is not a duration such as 5m or 30s") }
+        }
+        func count(_ name: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let text = value(name) else { return nil }
+            guard let n = Int(text), range.contains(n) else {
+                problems.append("\(name) '\(text)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                return nil
+            }
+            return n
+        }
+        let connections = count("MHS_DOWNLOAD_CONNECTIONS", 1...64)
+        let partMB = count("MHS_DOWNLOAD_PART_MB", 1...1024)
+
         guard problems.isEmpty, let scanURL, let credentials else { throw ConfigurationError(problems: problems) }
         return TaskEnvironment(
             apiBaseURL: base, taskID: taskID, taskNumber: taskNumber, scanID: scanID, scanURL: scanURL, scanZipURL: zipURL,
             credentials: credentials, debugUploadURL: debugURL, outputDirectory: value("MHS_OUTPUT_DIR") ?? "/output",
-            workDirectory: value("MHS_WORK_DIR") ?? "/tmp", classifierName: value("MHS_CLASSIFIER"))
+            workDirectory: value("MHS_WORK_DIR") ?? "/tmp", classifierName: value("MHS_CLASSIFIER"), deadline: deadline,
+            postMargin: min(margin, deadline / 2), downloadConnections: connections, downloadPartMB: partMB)
+    }
+
+    /// `90m`, `45m`, `30s`, `2h`, `1h30m` or plain seconds, in seconds.
+    public static func seconds(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let plain = Double(t) { return plain }
+        var total = 0.0
+        var number = ""
+        var sawUnit = false
+        for c in t {
+            if c.isNumber || c == "." {
+                number.append(c)
+            } else {
+                guard let n = Double(number) else { return nil }
+                switch c {
+                case "h": total += n * 3600
+                case "m": total += n * 60
+                case "s": total += n
+                default: return nil
+                }
+                number = ""
+                sawUnit = true
+            }
+        }
+        return sawUnit && number.isEmpty ? total : nil
     }
 
     /// `185714`, or base64 of `task:185714`.

@@ -6,6 +6,7 @@ import MHSImaging
 import MHSSecrets
 import MHSSlide
 import MHSTransport
+import Synchronization
 
 /// Runs one Model Hosting Service task, the way `mhs run` does in the container:
 /// GPU line → environment → (token) → download → open → classify → validate →
@@ -16,11 +17,15 @@ public struct TaskRunner: Sendable {
     let environment: [String: String]
     let classifier: any Classifier
     let console: Console
+    let handleSignals: Bool
 
-    public init(environment: [String: String], classifier: any Classifier, console: Console) {
+    /// - Parameter handleSignals: take over SIGTERM and SIGINT (stop, write the run
+    ///   report, exit 143/130). `mhs run` does; in-process callers such as `mhs demo` don't.
+    public init(environment: [String: String], classifier: any Classifier, console: Console, handleSignals: Bool = false) {
         self.environment = environment
         self.classifier = classifier
         self.console = console
+        self.handleSignals = handleSignals
     }
 
     /// A stage's outcome for the run report.
@@ -38,36 +43,97 @@ public struct TaskRunner: Sendable {
 
     /// State that accumulates over the run, for the report and the bundle.
     final class Record: @unchecked Sendable {
-        // @unchecked: used by one task at a time, from start to end of `run()`.
+        // @unchecked: the plain fields are written by the stages task and read after it
+        // has finished; what the deadline and signal watchers read is behind a Mutex.
         var stages: [Stage] = []
         var facts = JSONObject()
-        var outputDirectory: String?
+        var environment: TaskEnvironment?
         var resultPNG: String?
+        /// Encoded results, once the classifier returned them.
+        var results: [UInt8]?
+        let partial = PartialResults()
+        private let progress = Mutex((stage: "start", posting: false))
+
+        var currentStage: String { progress.withLock { $0.stage } }
+        var postingStarted: Bool { progress.withLock { $0.posting } }
+        func enter(_ stage: String) { progress.withLock { $0.stage = stage; if stage == "post" { $0.posting = true } } }
     }
 
+    /// How the run ended, as a watcher or the stages saw it.
+    typealias Ending = (status: ExitStatus, message: String?)
+
     /// Runs the task and returns its exit status.
+    ///
+    /// The stages race two watchers: the deadline (`MHS_DEADLINE` minus `MHS_POST_MARGIN`,
+    /// which cancels everything before the post: exit 8, nothing half-posted) and, with
+    /// `handleSignals`, SIGTERM/SIGINT (exit 143/130). The post itself is never cut short.
     public func run() async -> ExitStatus {
         let record = Record()
         let started = Date()
-        var status = ExitStatus.posted
-        var message: String?
-        var env: TaskEnvironment?
-        do {
-            try await stages(record, &env)
-        } catch let stop as Stop {
-            status = stop.status
-            message = stop.message
-        } catch {
-            status = .classifier
-            message = "\(error)"
+        let clockStart = ContinuousClock.now
+        let signals = handleSignals ? SignalWatcher() : nil
+        let ending: Ending = await withTaskGroup(of: Ending?.self) { group in
+            group.addTask {
+                do {
+                    try await self.stages(record)
+                    return (.posted, nil)
+                } catch let stop as Stop {
+                    return (stop.status, stop.message)
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    return (.classifier, "\(error)")
+                }
+            }
+            group.addTask {
+                // Wait for the environment to say how long the task may take.
+                guard let limits = Self.deadline(environment) else { return nil }
+                let cutoff = clockStart + .seconds(limits.total - limits.margin)
+                while ContinuousClock.now < cutoff {
+                    do { try await Task.sleep(until: min(cutoff, ContinuousClock.now + .seconds(1))) } catch { return nil }
+                }
+                if record.postingStarted { return nil }
+                return (.deadline, "the task's time is up: MHS_DEADLINE \(Self.duration(limits.total)) with \(Self.duration(limits.margin)) kept for posting ran out during the \(record.currentStage) stage; the classifier was cancelled and nothing was posted")
+            }
+            if let signals {
+                group.addTask {
+                    guard let signal = await signals.next() else { return nil }
+                    return signal == SIGTERM
+                        ? (.terminated, "received SIGTERM: stopping")
+                        : (.interrupted, "received SIGINT: stopping")
+                }
+            }
+            var ending: Ending?
+            while ending == nil, let next = await group.next() {
+                if let next {
+                    ending = next
+                    group.cancelAll()
+                }
+            }
+            return ending ?? (.classifier, "the run ended without an outcome")
         }
-        if let message {
-            console.say("ERROR (exit \(status.rawValue), \(status.meaning)): \(message)")
+        signals?.stop()
+        if let message = ending.message {
+            console.say("ERROR (exit \(ending.status.rawValue), \(ending.status.meaning)): \(message)")
         }
         let timings = record.stages.map { "\($0.name) \(Self.seconds($0.seconds))" }.joined(separator: ", ")
         if !timings.isEmpty { console.say("Stage timings: \(timings)") }
-        await finish(record, env: env, status: status, message: message, started: started)
-        return status
+        await finish(record, status: ending.status, message: ending.message, started: started)
+        return ending.status
+    }
+
+    /// `MHS_DEADLINE` (default 90 minutes) and `MHS_POST_MARGIN` (default 5 minutes, at
+    /// most half the deadline), in seconds; nil when malformed (the environment check
+    /// reports that).
+    static func deadline(_ env: [String: String]) -> (total: Double, margin: Double)? {
+        guard let total = env["MHS_DEADLINE"].map(TaskEnvironment.seconds) ?? 5400,
+            let margin = env["MHS_POST_MARGIN"].map(TaskEnvironment.seconds) ?? 300
+        else { return nil }
+        return (total, min(margin, total / 2))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        seconds >= 60 && seconds.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(seconds / 60))m" : "\(Int(seconds))s"
     }
 
     static func seconds(_ s: Double) -> String {
@@ -75,6 +141,8 @@ public struct TaskRunner: Sendable {
     }
 
     private func time<T>(_ record: Record, _ name: String, _ body: () async throws -> (T, String)) async throws -> T {
+        try Task.checkCancellation()
+        record.enter(name)
         let start = ContinuousClock.now
         let (value, detail) = try await body()
         record.stages.append(Stage(name: name, seconds: (ContinuousClock.now - start) / .seconds(1), detail: detail))
@@ -83,7 +151,7 @@ public struct TaskRunner: Sendable {
 
     // MARK: The stages
 
-    private func stages(_ record: Record, _ envOut: inout TaskEnvironment?) async throws {
+    private func stages(_ record: Record) async throws {
         let gpu = CUDAProbe.probe()
         console.say(gpu.description)
         record.facts["gpu"] = .string(gpu.description)
@@ -94,7 +162,7 @@ public struct TaskRunner: Sendable {
         } catch {
             throw Stop(status: .configuration, message: error.description)
         }
-        envOut = env
+        record.environment = env
         console.hide(env.secrets)
         record.facts["task_id"] = .string(env.taskID)
         record.facts["scan_id"] = .string(env.scanID)
@@ -106,7 +174,6 @@ public struct TaskRunner: Sendable {
                 throw Stop(status: .configuration, message: "cannot create \(dir): \(error.localizedDescription)")
             }
         }
-        record.outputDirectory = env.outputDirectory
         let redactor = Redactor(secrets: env.secrets)
         let api = TechcyteAPI(baseURL: env.apiBaseURL, redactor: redactor)
 
@@ -154,7 +221,7 @@ public struct TaskRunner: Sendable {
         console.say("Processing image: \(URL(fileURLWithPath: slidePath).lastPathComponent) with classifier \(classifier.name)")
         let context = ClassifierContext(
             taskID: env.taskID, taskNumber: env.taskNumber, scanID: env.scanID, outputDirectory: env.outputDirectory,
-            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"))
+            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"), partial: record.partial)
         let body: ResultsBody = try await time(record, "classify") {
             do {
                 let b = try await classifier.classify(slide, context: context)
@@ -162,7 +229,10 @@ public struct TaskRunner: Sendable {
                 console.say("Generated \(count) annotations")
                 record.facts["annotations"] = .int(Int64(count))
                 return (b, "\(count) annotations")
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
+                if Task.isCancelled { throw CancellationError() }
                 throw Stop(status: .classifier, message: "the classifier \(classifier.name) failed: \(error)")
             }
         }
@@ -182,6 +252,7 @@ public struct TaskRunner: Sendable {
         } catch {
             throw Stop(status: .invalidResults, message: "the results cannot be written as JSON: \(error)")
         }
+        record.results = json
         let resultsPath = env.outputDirectory + "/results.json"
         do {
             try Data(json).write(to: URL(fileURLWithPath: resultsPath))
@@ -209,13 +280,28 @@ public struct TaskRunner: Sendable {
             return ((), "\(picture.width)x\(picture.height)")
         }
 
+        // The post runs in its own task: a deadline or a signal must not cut it in half.
+        let poster = ResultPoster(api: api) { console.say($0) }
+        let credentials = env.credentials
         try await time(record, "post") {
-            do {
-                let status = try await api.postResults(taskID: env.taskID, body: json, token: token)
-                console.say("Results posted: HTTP \(status)")
+            let outcome = await Task {
+                do throws(PostError) {
+                    return Result<PostOutcome, PostError>.success(
+                        try await poster.post(json, taskID: env.taskID, taskNumber: env.taskNumber, credentials: credentials, token: token))
+                } catch {
+                    return .failure(error)
+                }
+            }.value
+            switch outcome {
+            case .success(.posted(let status, let attempts)):
+                console.say("Results posted: HTTP \(status)" + (attempts > 1 ? " (attempt \(attempts))" : ""))
                 record.facts["posted"] = true
-                return ((), "HTTP \(status)")
-            } catch {
+                return ((), "HTTP \(status), \(attempts) attempt(s)")
+            case .success(.confirmedApplied(let attempts)):
+                console.say("Results posted: the platform had stored them (confirmed through case_evaluations after attempt \(attempts))")
+                record.facts["posted"] = true
+                return ((), "confirmed applied after \(attempts) attempt(s)")
+            case .failure(let error):
                 record.facts["posted"] = false
                 console.say("Posting failed: \(error)")
                 console.say("Results JSON: " + String(decoding: json, as: UTF8.self))
@@ -228,7 +314,11 @@ public struct TaskRunner: Sendable {
 
     /// Downloads the scan (the series zip when there is one) and returns the file OpenSlide opens.
     private func download(_ env: TaskEnvironment, redactor: Redactor, record: Record) async throws -> (String, String) {
-        let downloader = Downloader(redactor: redactor)
+        var options = Downloader.Options()
+        if let n = env.downloadConnections { options.connections = n }
+        if let mb = env.downloadPartMB { options.partSize = mb << 20 }
+        let console = self.console
+        let downloader = Downloader(redactor: redactor, options: options) { console.say("WARNING: \($0)") }
         let progress = ProgressPrinter(console: console)
         let base = env.workDirectory + "/scan-\(env.scanID)"
         let url = env.scanZipURL ?? env.scanURL
@@ -238,11 +328,17 @@ public struct TaskRunner: Sendable {
         do {
             result = try await downloader.download(url, to: target) { progress.report($0) }
         } catch {
+            if Task.isCancelled { throw CancellationError() }
             throw Stop(status: .download, message: "downloading \(env.scanZipURL != nil ? "SCAN_URL_ZIP" : "SCAN_URL") failed: \(error)")
         }
         let rate = result.seconds > 0 ? Double(result.bytes) / result.seconds / 1e6 : 0
-        console.say(String(format: "Downloaded %.1f MB in %.2f s (%.1f MB/s)", Double(result.bytes) / 1e6, result.seconds, rate))
-        record.facts["download"] = ["bytes": .int(Int64(result.bytes)), "seconds": .double(result.seconds)]
+        let how = result.ranged ? "\(options.connections) parallel ranges" : "one stream"
+        console.say(String(format: "Downloaded %.1f MB in %.2f s (%.1f MB/s, %@%@%@)", Double(result.bytes) / 1e6, result.seconds, rate, how,
+                           result.retries > 0 ? ", \(result.retries) retries" : "", result.etagVerified ? ", MD5 verified" : ""))
+        record.facts["download"] = [
+            "bytes": .int(Int64(result.bytes)), "seconds": .double(result.seconds), "ranged": .bool(result.ranged),
+            "retries": .int(Int64(result.retries)), "etag_verified": .bool(result.etagVerified),
+        ]
 
         let format = SlideFormat.sniff(path: target)
         record.facts["format"] = .string(format.description)
@@ -295,7 +391,16 @@ public struct TaskRunner: Sendable {
 
     // MARK: Report and bundle
 
-    private func finish(_ record: Record, env: TaskEnvironment?, status: ExitStatus, message: String?, started: Date) async {
+    private func finish(_ record: Record, status: ExitStatus, message: String?, started: Date) async {
+        let env = record.environment
+        if [.deadline, .terminated, .interrupted].contains(status), let env {
+            if let partial = record.partial.body, record.results == nil, let bytes = try? MHSJSON.encode(partial) {
+                let path = env.outputDirectory + "/results.partial.json"
+                if (try? Data(bytes).write(to: URL(fileURLWithPath: path))) != nil {
+                    console.say("Partial results the classifier kept were saved to \(path) (not posted)")
+                }
+            }
+        }
         var report = record.facts
         report["exit_status"] = .int(Int64(status.rawValue))
         report["outcome"] = .string(status.meaning)

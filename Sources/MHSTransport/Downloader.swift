@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import MHSSecrets
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// How far a download has come.
 public struct DownloadProgress: Sendable {
@@ -20,6 +22,12 @@ public struct DownloadResult: Sendable {
     public var bytes: Int
     public var seconds: Double
     public var etag: String?
+    /// Parallel ranged parts, or one stream when the server ignores ranges.
+    public var ranged: Bool
+    /// How many times a part was retried or resumed.
+    public var retries: Int
+    /// Whether the ETag was a plain MD5 and matched the file.
+    public var etagVerified: Bool
 }
 
 /// Why a download failed, in words a lab can act on.
@@ -32,14 +40,18 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
     case forbidden(String)
     /// 404: the object does not exist.
     case notFound(String)
-    /// Any other unexpected status.
+    /// Any other unexpected status, after retries where they made sense.
     case status(Int, String)
-    /// Fewer or more bytes than `Content-Length` announced.
+    /// Fewer or more bytes than announced.
     case sizeMismatch(expected: Int, received: Int)
-    /// The connection failed or dropped.
+    /// The connection kept failing.
     case connection(String)
     /// The file could not be written.
     case disk(String)
+    /// Not enough free space in the work folder for the announced size.
+    case diskFull(needed: Int, available: Int, folder: String)
+    /// The ETag is a plain MD5 and the file's MD5 differs.
+    case checksumMismatch(expected: String, actual: String)
     /// The URL is not an http(s) URL.
     case invalidURL(String)
 
@@ -50,76 +62,355 @@ public enum DownloadError: Error, Sendable, CustomStringConvertible {
         case .forbidden(let what): "access denied (403): \(what)"
         case .notFound(let what): "the slide does not exist (404): \(what)"
         case .status(let code, let what): "unexpected HTTP status \(code): \(what)"
-        case .sizeMismatch(let expected, let received):
-            "the download is incomplete: \(received) bytes received, \(expected) announced"
-        case .connection(let why): "the connection failed: \(why)"
+        case .sizeMismatch(let expected, let received): "the download is incomplete: \(received) bytes received, \(expected) announced"
+        case .connection(let why): "the connection kept failing: \(why)"
         case .disk(let why): "cannot write the download: \(why)"
+        case .diskFull(let needed, let available, let folder):
+            "the work folder \(folder) has \(available / 1_000_000) MB free but the slide needs \(needed / 1_000_000) MB; give the container more disk or point MHS_WORK_DIR elsewhere"
+        case .checksumMismatch(let expected, let actual): "the file's MD5 \(actual) differs from the ETag \(expected)"
         case .invalidURL(let url): "not an http(s) URL: \(url)"
         }
     }
 }
 
-/// Streams a URL to a file: bounded memory, progress callbacks, size checked against
-/// `Content-Length`, S3 error bodies turned into clear errors.
+/// Downloads a presigned URL the way S3's own transfer managers do: parallel ranged parts
+/// written in place into one pre-sized file, each part resumed from the bytes it already
+/// has after a dropped connection, bounded retries with jittered backoff on resets,
+/// timeouts, 5xx and 429 (honouring `Retry-After`), an immediate clear failure on 403 and
+/// 404, the final size verified (and the ETag when it is a plain MD5), the free disk
+/// checked first. Servers without range support get one stream. Memory stays flat.
 public struct Downloader: Sendable {
-    let client: HTTPClient
-    let redactor: Redactor
+    /// Tuning, from the defaults or `MHS_DOWNLOAD_*`.
+    public struct Options: Sendable {
+        /// Bytes per ranged part (8-16 MiB is what S3 clients use).
+        public var partSize = 8 << 20
+        /// Parallel connections.
+        public var connections = 8
+        public var retry = RetryPolicy()
+        /// Time allowed for one part's request.
+        public var partTimeout: TimeAmount = .seconds(120)
 
-    public init(client: HTTPClient = .shared, redactor: Redactor = Redactor()) {
-        self.client = client
-        self.redactor = redactor
+        public init() {}
     }
 
-    /// Downloads `url` to `path`, calling `progress` as bytes arrive.
+    let client: HTTPClient
+    let redactor: Redactor
+    public var options: Options
+    /// Called with warnings (a URL about to expire, a retry).
+    let warn: @Sendable (String) -> Void
+
+    public init(
+        client: HTTPClient = .shared, redactor: Redactor = Redactor(), options: Options = Options(),
+        warn: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.client = client
+        self.redactor = redactor
+        self.options = options
+        self.warn = warn
+    }
+
+    /// Progress and retry counters shared by the parts.
+    final class Tally: Sendable {
+        private let state = Mutex((received: 0, retries: 0, lastReport: -1.0))
+        func add(_ n: Int) -> Int { state.withLock { $0.received += n; return $0.received } }
+        func retried() { state.withLock { $0.retries += 1 } }
+        var retries: Int { state.withLock { $0.retries } }
+        var received: Int { state.withLock { $0.received } }
+        /// True at most every quarter second.
+        func shouldReport(_ now: Double) -> Bool {
+            state.withLock {
+                guard now - $0.lastReport >= 0.25 else { return false }
+                $0.lastReport = now
+                return true
+            }
+        }
+    }
+
+    /// Downloads `url` to `path`.
     public func download(
         _ url: String, to path: String, progress: @escaping @Sendable (DownloadProgress) -> Void = { _ in }
     ) async throws(DownloadError) -> DownloadResult {
         guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw .invalidURL(redactor.redact(url)) }
+        if let expiry = PresignedURL.expiry(of: url) {
+            let left = expiry.timeIntervalSinceNow
+            if left < 300 {
+                warn(left > 0 ? "the presigned URL expires in \(Int(left)) s" : "the presigned URL expired \(Int(-left)) s ago")
+            }
+        }
         let start = ContinuousClock.now
-        func elapsed() -> Double { (ContinuousClock.now - start) / .seconds(1) }
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(HTTPClientRequest(url: url), timeout: .hours(2))
-        } catch {
-            throw .connection(redactor.redact("\(error)"))
-        }
-        let status = Int(response.status.code)
-        guard status == 200 else {
-            let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
-            throw Self.classify(status: status, body: redactor.redact(body))
-        }
-        let total = response.headers.first(name: "Content-Length").flatMap { Int($0) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let elapsed: @Sendable () -> Double = { (ContinuousClock.now - start) / .seconds(1) }
+        let tally = Tally()
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw .disk("\(path): \(String(cString: strerror(errno)))") }
-        var received = 0
-        var lastReport = 0.0
+        defer { close(fd) }
+
+        // The first part doubles as the probe: 206 + Content-Range means ranges work.
+        let first = 0..<options.partSize
+        let probe: (HTTPClientResponse, HTTPClientResponse.Body)?
         do {
-            defer { close(fd) }
-            for try await chunk in response.body {
-                try chunk.withUnsafeReadableBytes { raw in
-                    var offset = 0
-                    while offset < raw.count {
-                        let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                        if n < 0 { throw DownloadError.disk("\(path): \(String(cString: strerror(errno)))") }
-                        offset += n
+            probe = try await openRange(url, first, attempt: 1, tally: tally)
+        } catch .status(416, _) {
+            probe = nil  // an empty object has no byte 0: fetch it whole
+        }
+        let total: Int
+        let ranged: Bool
+        if let (head, _) = probe, head.status == .partialContent,
+            let size = Self.totalSize(contentRange: head.headers.first(name: "Content-Range"))
+        {
+            total = size
+            ranged = true
+        } else {
+            total = probe?.0.headers.first(name: "Content-Length").flatMap(Int.init) ?? -1
+            ranged = false
+        }
+        let firstBody = probe?.1
+        let etag = probe?.0.headers.first(name: "ETag")
+        if total > 0 { try checkFreeSpace(needed: total, path: path) }
+        if total > 0, ftruncate(fd, off_t(total)) != 0 { throw .disk("\(path): \(String(cString: strerror(errno)))") }
+
+        let report: @Sendable () -> Void = {
+            let now = elapsed()
+            if tally.shouldReport(now) { progress(DownloadProgress(received: tally.received, total: total > 0 ? total : nil, elapsed: now)) }
+        }
+        if ranged {
+            let plan = DownloadPlan(total: total, partSize: options.partSize)
+            // Part 0 streams from the probe's response; the rest run on the other connections.
+            let firstWriter = Part(range: plan.parts[0])
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        try await self.fetch(url, part: firstWriter, fd: fd, tally: tally, report: report, opened: firstBody)
+                    }
+                    var next = 1
+                    let lanes = max(1, options.connections - 1)
+                    for _ in 0..<min(lanes, plan.parts.count - 1) {
+                        let part = Part(range: plan.parts[next])
+                        next += 1
+                        group.addTask { try await self.fetch(url, part: part, fd: fd, tally: tally, report: report, opened: nil) }
+                    }
+                    while try await group.next() != nil {
+                        guard next < plan.parts.count else { continue }
+                        let part = Part(range: plan.parts[next])
+                        next += 1
+                        group.addTask { try await self.fetch(url, part: part, fd: fd, tally: tally, report: report, opened: nil) }
                     }
                 }
-                received += chunk.readableBytes
-                let now = elapsed()
-                if now - lastReport >= 0.25 {
-                    lastReport = now
-                    progress(DownloadProgress(received: received, total: total, elapsed: now))
+            } catch let error as DownloadError {
+                throw error
+            } catch is CancellationError {
+                throw .connection("cancelled")
+            } catch {
+                throw .connection(redactor.redact("\(error)"))
+            }
+        } else {
+            try await singleStream(url, fd: fd, first: firstBody, total: total, tally: tally, report: report)
+        }
+
+        let received = tally.received
+        if total >= 0, received != total { throw .sizeMismatch(expected: total, received: received) }
+        var verified = false
+        if let etag, let md5 = Self.plainMD5(etag) {
+            let actual = try Self.md5(fd: fd, size: received)
+            guard actual == md5 else { throw .checksumMismatch(expected: md5, actual: actual) }
+            verified = true
+        }
+        progress(DownloadProgress(received: received, total: received, elapsed: elapsed()))
+        return DownloadResult(
+            path: path, bytes: received, seconds: elapsed(), etag: etag, ranged: ranged, retries: tally.retries, etagVerified: verified)
+    }
+
+    // MARK: Parts
+
+    /// One byte range and how much of it is on disk.
+    final class Part: Sendable {
+        let range: Range<Int>
+        private let done = Mutex(0)
+        init(range: Range<Int>) { self.range = range }
+        var written: Int { done.withLock { $0 } }
+        func add(_ n: Int) { done.withLock { $0 += n } }
+        var remaining: Range<Int> { (range.lowerBound + written)..<range.upperBound }
+    }
+
+
+    /// Sends a ranged GET; classifies failures; retries what is worth retrying.
+    private func openRange(_ url: String, _ range: Range<Int>, attempt: Int, tally: Tally) async throws(DownloadError)
+        -> (HTTPClientResponse, HTTPClientResponse.Body)
+    {
+        var attempt = attempt
+        while true {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
+            let failure: TransferFailure
+            do {
+                let response = try await client.execute(request, timeout: options.partTimeout)
+                let code = Int(response.status.code)
+                if code == 200 || code == 206 { return (response, response.body) }
+                let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
+                failure = .status(code, retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")), body: redactor.redact(body))
+            } catch {
+                failure = FailureClassifier.classify(error, redact: redactor.redact)
+            }
+            try await backOff(after: failure, attempt: &attempt, tally: tally, what: "bytes \(range.lowerBound)-\(range.upperBound - 1)")
+        }
+    }
+
+    /// Decides whether to try again after `failure`, sleeps, or throws the final error.
+    private func backOff(after failure: TransferFailure, attempt: inout Int, tally: Tally, what: String) async throws(DownloadError) {
+        guard failure.isRetryableForDownload, attempt < options.retry.maximumAttempts else { throw Self.finalError(failure) }
+        attempt += 1
+        tally.retried()
+        var retryAfter: Double?
+        if case .status(_, let after, _) = failure { retryAfter = after }
+        let delay = options.retry.delay(beforeAttempt: attempt, retryAfter: retryAfter)
+        warn("download of \(what) failed (\(Self.describe(failure))); retry \(attempt - 1) of \(options.retry.maximumAttempts - 1) in \(String(format: "%.2f", delay)) s")
+        do { try await Task.sleep(for: .seconds(delay)) } catch { throw .connection("cancelled") }
+    }
+
+    static func describe(_ f: TransferFailure) -> String {
+        switch f {
+        case .connect(let why): "cannot connect: \(why)"
+        case .dropped(let why): "connection dropped: \(why)"
+        case .status(let code, _, _): "HTTP \(code)"
+        }
+    }
+
+    static func finalError(_ f: TransferFailure) -> DownloadError {
+        switch f {
+        case .connect(let why), .dropped(let why): .connection(why)
+        case .status(let code, _, let body): classify(status: code, body: body)
+        }
+    }
+
+    /// Streams one part into place, resuming from what it has after a failure.
+    private func fetch(
+        _ url: String, part: Part, fd: Int32, tally: Tally, report: @escaping @Sendable () -> Void, opened: HTTPClientResponse.Body?
+    ) async throws {
+        var attempt = 1
+        var body = opened
+        while !part.remaining.isEmpty {
+            if body == nil {
+                let (head, b) = try await openRange(url, part.remaining, attempt: attempt, tally: tally)
+                guard head.status == .partialContent else { throw DownloadError.status(Int(head.status.code), "the server stopped honouring Range") }
+                body = b
+            }
+            let failure: TransferFailure
+            do {
+                for try await chunk in body! {
+                    let room = part.remaining.count
+                    let n = min(room, chunk.readableBytes)
+                    try write(fd: fd, chunk, count: n, at: part.remaining.lowerBound)
+                    part.add(n)
+                    _ = tally.add(n)
+                    report()
+                    if n < chunk.readableBytes { break }  // more than asked for: ignore the excess
+                }
+                body = nil
+                if part.remaining.isEmpty { return }
+                failure = .dropped("the body ended \(part.remaining.count) bytes short")
+            } catch let error as DownloadError {
+                throw error
+            } catch {
+                body = nil
+                failure = FailureClassifier.classify(error, redact: redactor.redact)
+            }
+            try await backOff(after: failure, attempt: &attempt, tally: tally, what: "bytes \(part.remaining.lowerBound)-\(part.range.upperBound - 1)")
+        }
+    }
+
+    /// A server that ignores ranges: one stream; after a failure, start again from zero.
+    private func singleStream(
+        _ url: String, fd: Int32, first: HTTPClientResponse.Body?, total: Int, tally: Tally, report: @escaping @Sendable () -> Void
+    ) async throws(DownloadError) {
+        var attempt = 1
+        var body: HTTPClientResponse.Body? = first
+        var offset = 0
+        while true {
+            if body == nil {
+                offset = 0
+                _ = tally.add(-tally.received)
+                do {
+                    let response = try await client.execute(HTTPClientRequest(url: url), timeout: .hours(2))
+                    guard response.status == .ok else {
+                        let text = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
+                        let failure = TransferFailure.status(
+                            Int(response.status.code), retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")),
+                            body: redactor.redact(text))
+                        try await backOff(after: failure, attempt: &attempt, tally: tally, what: "the whole file")
+                        continue
+                    }
+                    body = response.body
+                } catch let error as DownloadError {
+                    throw error
+                } catch {
+                    try await backOff(after: FailureClassifier.classify(error, redact: redactor.redact), attempt: &attempt, tally: tally, what: "the whole file")
+                    continue
                 }
             }
-        } catch let error as DownloadError {
-            throw error
-        } catch {
-            if let total, received < total { throw .sizeMismatch(expected: total, received: received) }
-            throw .connection(redactor.redact("\(error)"))
+            let failure: TransferFailure
+            do {
+                for try await chunk in body! {
+                    try write(fd: fd, chunk, count: chunk.readableBytes, at: offset)
+                    offset += chunk.readableBytes
+                    _ = tally.add(chunk.readableBytes)
+                    report()
+                }
+                if total < 0 || offset == total { return }
+                failure = .dropped("the body ended \(total - offset) bytes short")
+            } catch let error as DownloadError {
+                throw error
+            } catch {
+                failure = FailureClassifier.classify(error, redact: redactor.redact)
+            }
+            body = nil
+            try await backOff(after: failure, attempt: &attempt, tally: tally, what: "the whole file")
         }
-        if let total, received != total { throw .sizeMismatch(expected: total, received: received) }
-        progress(DownloadProgress(received: received, total: total ?? received, elapsed: elapsed()))
-        return DownloadResult(path: path, bytes: received, seconds: elapsed(), etag: response.headers.first(name: "ETag"))
+    }
+
+    private func write(fd: Int32, _ buffer: ByteBuffer, count: Int, at offset: Int) throws(DownloadError) {
+        try buffer.withUnsafeReadableBytes { (raw) throws(DownloadError) in
+            var done = 0
+            while done < count {
+                let n = pwrite(fd, raw.baseAddress! + done, count - done, off_t(offset + done))
+                if n < 0 { throw DownloadError.disk(String(cString: strerror(errno))) }
+                done += n
+            }
+        }
+    }
+
+    private func checkFreeSpace(needed: Int, path: String) throws(DownloadError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        var fs = statvfs()
+        guard statvfs(folder.isEmpty ? "." : folder, &fs) == 0 else { return }
+        let available = Int(fs.f_bavail) * Int(fs.f_frsize)
+        if available < needed { throw .diskFull(needed: needed, available: available, folder: folder) }
+    }
+
+    // MARK: Helpers
+
+    /// `bytes 0-8388607/123456789` → 123456789.
+    static func totalSize(contentRange: String?) -> Int? {
+        guard let contentRange, let slash = contentRange.lastIndex(of: "/") else { return nil }
+        return Int(contentRange[contentRange.index(after: slash)...])
+    }
+
+    /// The MD5 inside an ETag, when the ETag is one (multipart ETags end in `-N`).
+    static func plainMD5(_ etag: String) -> String? {
+        let raw = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"W/"))
+        guard raw.count == 32, raw.allSatisfy(\.isHexDigit) else { return nil }
+        return raw.lowercased()
+    }
+
+    static func md5(fd: Int32, size: Int) throws(DownloadError) -> String {
+        var hasher = Insecure.MD5()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = 0
+        while offset < size {
+            let n = pread(fd, &buffer, min(buffer.count, size - offset), off_t(offset))
+            if n <= 0 { throw .disk("re-reading the file for its MD5 failed") }
+            hasher.update(data: buffer[0..<n])
+            offset += n
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// Reads an S3-style error answer.

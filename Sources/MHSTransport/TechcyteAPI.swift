@@ -89,16 +89,43 @@ public struct TechcyteAPI: Sendable {
         }
     }
 
-    /// Posts a results body once. Returns the status on success (201).
-    public func postResults(taskID: String, body: [UInt8], token: String) async throws(APIError) -> Int {
+    /// Sends a results POST once and reports what happened, without judging it: the
+    /// ``ResultPoster`` decides what a failure means.
+    public func sendResults(taskID: String, body: [UInt8], token: String) async -> Result<Int, TransferFailure> {
         var request = HTTPClientRequest(url: baseURL + "/external/results/" + taskID)
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer " + token)
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
-        let (status, answer) = try await call(request, timeout: .seconds(300))
-        guard (200..<300).contains(status) else { throw failure(status, answer) }
-        return status
+        do {
+            let response = try await client.execute(request, timeout: .seconds(300))
+            let answer = try await response.body.collect(upTo: 4 << 20)
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) { return .success(status) }
+            return .failure(.status(status, retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")),
+                                    body: redactor.redact(String(String(buffer: answer).prefix(2000)))))
+        } catch {
+            return .failure(FailureClassifier.classify(error, redact: redactor.redact))
+        }
+    }
+
+    /// How many evaluations of task `taskNumber` the case already has.
+    public func evaluationCount(taskID: String, taskNumber: Int, token: String) async -> Result<Int, TransferFailure> {
+        var request = HTTPClientRequest(url: baseURL + "/external/case_evaluations/" + taskID)
+        request.headers.add(name: "Authorization", value: "Bearer " + token)
+        do {
+            let response = try await client.execute(request, timeout: .seconds(60))
+            let answer = try await response.body.collect(upTo: 64 << 20)
+            guard response.status == .ok else {
+                return .failure(.status(Int(response.status.code), retryAfter: nil, body: redactor.redact(String(String(buffer: answer).prefix(500)))))
+            }
+            guard let list = try JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [[String: Any]] else {
+                return .failure(.status(200, retryAfter: nil, body: "case_evaluations did not answer with a list"))
+            }
+            return .success(list.filter { ($0["task_id"] as? NSNumber)?.intValue == taskNumber }.count)
+        } catch {
+            return .failure(FailureClassifier.classify(error, redact: redactor.redact))
+        }
     }
 
     /// PUTs a debug bundle to its presigned URL.

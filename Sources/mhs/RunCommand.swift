@@ -25,7 +25,7 @@ struct RunCommand: AsyncParsableCommand {
             console.say("ERROR (exit 2): MHS_CLASSIFIER '\(env["MHS_CLASSIFIER"] ?? "")' is not a known classifier (known: \(ClassifierRegistry.all.keys.sorted().joined(separator: ", ")))")
             throw ExitCode(ExitStatus.configuration.rawValue)
         }
-        let status = await TaskRunner(environment: env, classifier: classifier, console: console).run()
+        let status = await TaskRunner(environment: env, classifier: classifier, console: console, handleSignals: true).run()
         throw ExitCode(status.rawValue)
     }
 }
