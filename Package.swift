@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "MHSContract", "MHSEmulator", "MHSImaging", "MHSSlide", "MHSSecrets", "MHSTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
     ],

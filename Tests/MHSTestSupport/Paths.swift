@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The repository's root.
 public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -43,7 +46,11 @@ public struct Outcome: Sendable {
 /// Output is drained by readability callbacks and the exit is awaited through the
 /// termination handler, so no thread blocks: many of these may run at once beside
 /// in-process servers.
-public func mhs(_ arguments: [String], environment: [String: String]? = nil, input: String? = nil) async throws -> Outcome {
+/// With `signal` and `trigger`, sends that signal once standard output contains `trigger`.
+public func mhs(
+    _ arguments: [String], environment: [String: String]? = nil, input: String? = nil, signal: Int32? = nil,
+    when trigger: String? = nil
+) async throws -> Outcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: mhsBinary)
     process.arguments = arguments
@@ -53,6 +60,15 @@ public func mhs(_ arguments: [String], environment: [String: String]? = nil, inp
     process.standardError = err
     process.standardInput = inPipe
     let stdout = Collector(), stderr = Collector()
+    if let signal, let trigger {
+        stdout.onText = { text in
+            if text.contains(trigger) {
+                kill(process.processIdentifier, signal)
+                return true
+            }
+            return false
+        }
+    }
     stdout.drain(out.fileHandleForReading)
     stderr.drain(err.fileHandleForReading)
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
@@ -74,6 +90,8 @@ final class Collector: @unchecked Sendable {
     // @unchecked: `data` is only touched under `lock`.
     private let lock = NSLock()
     private var data = Data()
+    /// Called with all text so far after each chunk until it returns true.
+    var onText: ((String) -> Bool)?
 
     func drain(_ handle: FileHandle) {
         handle.readabilityHandler = { [self] h in
@@ -81,7 +99,11 @@ final class Collector: @unchecked Sendable {
             if chunk.isEmpty {
                 h.readabilityHandler = nil
             } else {
-                lock.withLock { data.append(chunk) }
+                let text: String? = lock.withLock {
+                    data.append(chunk)
+                    return onText == nil ? nil : String(decoding: data, as: UTF8.self)
+                }
+                if let text, let onText, onText(text) { lock.withLock { self.onText = nil } }
             }
         }
     }

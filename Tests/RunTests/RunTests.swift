@@ -168,22 +168,6 @@ struct RunTests {
         }
     }
 
-    @Test("the platform answering 500 to the POST: results printed, results.json on disk, exit 7, exactly one POST")
-    func postFails() async throws {
-        var config = EmulatorConfiguration(scans: [ScanSpec(path: slide("CMU-1-Small-Region.svs"))])
-        config.faults = [try Fault(parsing: "results:status=500")]
-        try await Emulator.withRunning(config) { emu in
-            let output = freshOutput("post-500")
-            let r = try await mhs(["run"], environment: containerEnvironment(emu, output: output))
-            #expect(r.status == 7, "\(r.all)")
-            #expect(r.stdout.contains("Posting failed") && r.stdout.contains("Results JSON: {\"caseResults\""))
-            let saved = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/results.json"))))
-            #expect(saved["scanResults"]?.arrayValue?.count == 1)
-            #expect(await resultPosts(emu).count == 1)
-            #expect(await emu.evaluations().isEmpty)
-        }
-    }
-
     @Test("missing variables: exit 2, every one named at once, nothing fetched")
     func missingVariables() async throws {
         let r = try await mhs(["run"], environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "", "SCAN_ID": "abc", "API_KEY_ID": "k"])

@@ -64,6 +64,8 @@ public struct DebugUpload: Sendable {
     public let taskNumber: Int
     public let bytes: Int
     public let entries: [String]
+    /// The zip itself (kept up to 64 MiB), so tests can look inside.
+    public let data: [UInt8]
     public let error: String?
     public let uploadedAt: Date
 }

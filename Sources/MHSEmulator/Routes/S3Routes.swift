@@ -128,7 +128,9 @@ struct S3Routes {
             problem = "not a zip: \(error)"
         }
         await emulator.platform.addUpload(
-            DebugUpload(taskNumber: task.number, bytes: data.count, entries: entries, error: problem, uploadedAt: Date()))
+            DebugUpload(
+                taskNumber: task.number, bytes: data.count, entries: entries, data: data.count <= 64 << 20 ? Array(data) : [],
+                error: problem, uploadedAt: Date()))
         if faults.contains(where: { if case .resetAfter = $0 { true } else { $0 == .shortBody } }) {
             await context.dropConnection()
             throw ConnectionDropped()
