@@ -116,6 +116,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["MHSContract", "MHSTestSupport"]),
+        .testTarget(name: "MHSTransportTests", dependencies: ["MHSTransport"]),
         .testTarget(
             name: "RunTests",
             dependencies: [

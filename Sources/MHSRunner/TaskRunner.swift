@@ -409,10 +409,13 @@ public struct TaskRunner: Sendable {
         report["finished_at"] = .string(Date().formatted(.iso8601))
         report["stages"] = .array(record.stages.map { ["name": .string($0.name), "seconds": .double($0.seconds), "detail": .string(console.redact($0.detail))] })
         let reportBytes = (try? MHSJSON.encode(JSONValue.object(report))) ?? []
-        guard let env else { return }
-        let reportPath = env.outputDirectory + "/run-report.json"
-        try? Data(reportBytes).write(to: URL(fileURLWithPath: reportPath))
-        guard let uploadURL = env.debugUploadURL else { return }
+        // Even when the environment was unusable, leave the report where it would go.
+        let outputDirectory = env?.outputDirectory ?? environment["MHS_OUTPUT_DIR"] ?? "/output"
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outputDirectory, isDirectory: &isDirectory), isDirectory.boolValue {
+            try? Data(reportBytes).write(to: URL(fileURLWithPath: outputDirectory + "/run-report.json"))
+        }
+        guard let env, let uploadURL = env.debugUploadURL else { return }
         var summary = "task \(env.taskID) scan \(env.scanID)\nHOST base \(env.apiBaseURL)\n"
         for key in environment.keys.sorted() where ["HOST", "TASK_ID", "SCAN_ID", "SCAN_URL", "SCAN_URL_ZIP", "JWT_TOKEN", "API_KEY_ID", "API_KEY_SECRET", "DEBUG_FILE_UPLOAD_URL"].contains(key) || key.hasPrefix("MHS_") {
             summary += "\(key)=\(console.redact(environment[key] ?? ""))\n"

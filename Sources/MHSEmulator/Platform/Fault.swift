@@ -31,6 +31,9 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
         case delay(Int)
         /// Announce the full Content-Length, send less, then close.
         case shortBody
+        /// Slides only: ignore `Range` and answer 200 with the whole file, like servers
+        /// without range support.
+        case noRange
         /// Results only: drop the connection before the results are stored.
         case resetBeforeApply
         /// Results only: store the results, then drop the connection without an answer.
@@ -43,6 +46,7 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
             case .rate(let r): "rate=\(r)"
             case .delay(let ms): "delay=\(ms)"
             case .shortBody: "short-body"
+            case .noRange: "no-range"
             case .resetBeforeApply: "reset-before-apply"
             case .resetAfterApply: "reset-after-apply"
             }
@@ -87,12 +91,15 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
             kind = .rate(r)
         case "delay": kind = .delay(try number())
         case "short-body": kind = .shortBody
+        case "no-range":
+            guard route == .download || route == .zip else { throw FaultSpecError(spec, "no-range applies to the download and zip routes only") }
+            kind = .noRange
         case "reset-before-apply", "reset-after-apply":
             guard route == .results else { throw FaultSpecError(spec, "\(kindParts[0]) applies to the results route only") }
             kind = kindParts[0] == "reset-before-apply" ? .resetBeforeApply : .resetAfterApply
         default:
             throw FaultSpecError(
-                spec, "unknown fault '\(kindParts[0])' (status=CODE, reset-after=BYTES, rate=BYTES, delay=MS, short-body, reset-before-apply, reset-after-apply)")
+                spec, "unknown fault '\(kindParts[0])' (status=CODE, reset-after=BYTES, rate=BYTES, delay=MS, short-body, no-range, reset-before-apply, reset-after-apply)")
         }
         if parts.count == 3 {
             guard parts[2].hasPrefix("count="), let n = Int(parts[2].dropFirst(6)), n > 0 else {

@@ -75,7 +75,7 @@ struct S3Routes {
         ]
         var status = HTTPResponse.Status.ok
         var range = 0..<size
-        if let header = request.headers[.range] {
+        if let header = request.headers[.range], !faults.contains(.noRange) {
             switch ByteRange.parse(header, size: size) {
             case .whole: break
             case .unsatisfiable:
