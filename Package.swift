@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "mhs",
             dependencies: [
-                "MHSContract", "MHSEmulator", "MHSSlide", "MHSRunner", "Classifiers", "MHSGPU",
+                "MHSContract", "MHSEmulator", "MHSSlide", "MHSRunner", "Classifiers", "MHSGPU", "MHSTransport", "MHSSecrets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

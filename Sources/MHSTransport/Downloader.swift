@@ -172,34 +172,58 @@ public struct Downloader: Sendable {
             let now = elapsed()
             if tally.shouldReport(now) { progress(DownloadProgress(received: tally.received, total: total > 0 ? total : nil, elapsed: now)) }
         }
+        let expectedMD5 = etag.flatMap(Self.plainMD5)
+        var digest: String?
         if ranged {
             let plan = DownloadPlan(total: total, partSize: options.partSize)
+            // With a plain-MD5 ETag, hash parts in order as they land, while the network
+            // works, instead of re-reading the whole file at the end.
+            let (finished, finishedContinuation) = AsyncStream.makeStream(of: Int.self)
+            let hashing = expectedMD5 != nil
             // Part 0 streams from the probe's response; the rest run on the other connections.
             let firstWriter = Part(range: plan.parts[0])
             do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                digest = try await withThrowingTaskGroup(of: String?.self) { group in
+                    if hashing {
+                        group.addTask { try await Self.hashInOrder(fd: fd, plan: plan, finished: finished) }
+                    }
                     group.addTask {
                         try await self.fetch(url, part: firstWriter, fd: fd, tally: tally, report: report, opened: firstBody)
+                        finishedContinuation.yield(0)
+                        return nil
                     }
                     var next = 1
-                    let lanes = max(1, options.connections - 1)
-                    for _ in 0..<min(lanes, plan.parts.count - 1) {
-                        let part = Part(range: plan.parts[next])
-                        next += 1
-                        group.addTask { try await self.fetch(url, part: part, fd: fd, tally: tally, report: report, opened: nil) }
+                    func launch(_ index: Int) {
+                        let part = Part(range: plan.parts[index])
+                        group.addTask {
+                            try await self.fetch(url, part: part, fd: fd, tally: tally, report: report, opened: nil)
+                            finishedContinuation.yield(index)
+                            return nil
+                        }
                     }
-                    while try await group.next() != nil {
-                        guard next < plan.parts.count else { continue }
-                        let part = Part(range: plan.parts[next])
+                    for _ in 0..<min(max(1, options.connections - 1), plan.parts.count - 1) {
+                        launch(next)
                         next += 1
-                        group.addTask { try await self.fetch(url, part: part, fd: fd, tally: tally, report: report, opened: nil) }
                     }
+                    var digest: String?
+                    while let result = try await group.next() {
+                        if let result { digest = result }
+                        if next < plan.parts.count {
+                            launch(next)
+                            next += 1
+                        }
+                    }
+                    return digest
                 }
+                finishedContinuation.finish()
             } catch let error as DownloadError {
+                finishedContinuation.finish()
                 throw error
             } catch is CancellationError {
+                finishedContinuation.finish()
                 throw .connection("cancelled")
             } catch {
+                finishedContinuation.finish()
                 throw .connection(redactor.redact("\(error)"))
             }
         } else {
@@ -209,8 +233,9 @@ public struct Downloader: Sendable {
         let received = tally.received
         if total >= 0, received != total { throw .sizeMismatch(expected: total, received: received) }
         var verified = false
-        if let etag, let md5 = Self.plainMD5(etag) {
-            let actual = try Self.md5(fd: fd, size: received)
+        if let md5 = expectedMD5 {
+            let actual: String
+            if let digest { actual = digest } else { actual = try Self.md5(fd: fd, size: received) }
             guard actual == md5 else { throw .checksumMismatch(expected: md5, actual: actual) }
             verified = true
         }
@@ -398,6 +423,31 @@ public struct Downloader: Sendable {
         let raw = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"W/"))
         guard raw.count == 32, raw.allSatisfy(\.isHexDigit) else { return nil }
         return raw.lowercased()
+    }
+
+    /// Hashes the parts in file order as they finish (announced on `finished`).
+    static func hashInOrder(fd: Int32, plan: DownloadPlan, finished: AsyncStream<Int>) async throws -> String {
+        var hasher = Insecure.MD5()
+        var done = Set<Int>()
+        var next = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        for await index in finished {
+            done.insert(index)
+            while done.contains(next) {
+                let part = plan.parts[next]
+                var offset = part.lowerBound
+                while offset < part.upperBound {
+                    let n = pread(fd, &buffer, min(buffer.count, part.upperBound - offset), off_t(offset))
+                    if n <= 0 { throw DownloadError.disk("re-reading the file for its MD5 failed") }
+                    hasher.update(data: buffer[0..<n])
+                    offset += n
+                }
+                done.remove(next)
+                next += 1
+            }
+            if next == plan.parts.count { break }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     static func md5(fd: Int32, size: Int) throws(DownloadError) -> String {

@@ -64,6 +64,28 @@ struct APIRoutes {
         return .task(task)
     }
 
+    /// Whether a request may go on to its handler.
+    enum Admission {
+        case answered(Response)
+        case admitted(EmulatedTask, [Fault.Kind])
+    }
+
+    /// Checks the bearer token against the task, takes the route's faults (noting them for
+    /// the record) and, unless told not to, answers status and delay faults.
+    func admit(_ request: Request, _ context: EmulatorContext, _ route: Fault.Route, answerStatusFaults: Bool = true) async throws
+        -> Admission
+    {
+        let task: EmulatedTask
+        switch authorizedTask(request, context) {
+        case .refused(let r): return .answered(r)
+        case .task(let t): task = t
+        }
+        let faults = await emulator.platform.takeFaults(route)
+        for f in faults { context.note.fault(f) }
+        if answerStatusFaults, let r = try await statusFault(faults) { return .answered(r) }
+        return .admitted(task, faults)
+    }
+
     /// Applies status and delay faults; returns a response when a status fault answers.
     func statusFault(_ faults: [Fault.Kind]) async throws -> Response? {
         for case .delay(let ms) in faults { try await Task.sleep(for: .milliseconds(ms)) }
@@ -113,12 +135,12 @@ struct APIRoutes {
 
     private func results(_ request: Request, _ context: EmulatorContext) async throws -> Response {
         let task: EmulatedTask
-        switch authorizedTask(request, context) {
-        case .refused(let r): return r
-        case .task(let t): task = t
+        let faults: [Fault.Kind]
+        // The body is read before a status fault answers, so the record shows its size.
+        switch try await admit(request, context, .results, answerStatusFaults: false) {
+        case .answered(let r): return r
+        case .admitted(let t, let f): (task, faults) = (t, f)
         }
-        let faults = await emulator.platform.takeFaults(.results)
-        for f in faults { context.note.fault(f) }
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         context.note.received(body.readableBytes)
         if let r = try await statusFault(faults) { return r }
@@ -161,13 +183,10 @@ struct APIRoutes {
 
     private func triage(_ request: Request, _ context: EmulatorContext) async throws -> Response {
         let task: EmulatedTask
-        switch authorizedTask(request, context) {
-        case .refused(let r): return r
-        case .task(let t): task = t
+        switch try await admit(request, context, .case) {
+        case .answered(let r): return r
+        case .admitted(let t, _): task = t
         }
-        let faults = await emulator.platform.takeFaults(.case)
-        for f in faults { context.note.fault(f) }
-        if let r = try await statusFault(faults) { return r }
         let body = try await request.body.collect(upTo: 1 << 20)
         context.note.received(body.readableBytes)
         guard let json = try? JSONParser.parse(body.readableBytesView), case .object(let update) = json else {
@@ -189,13 +208,10 @@ struct APIRoutes {
 
     private func evaluations(_ request: Request, _ context: EmulatorContext) async throws -> Response {
         let task: EmulatedTask
-        switch authorizedTask(request, context) {
-        case .refused(let r): return r
-        case .task(let t): task = t
+        switch try await admit(request, context, .evaluations) {
+        case .answered(let r): return r
+        case .admitted(let t, _): task = t
         }
-        let faults = await emulator.platform.takeFaults(.evaluations)
-        for f in faults { context.note.fault(f) }
-        if let r = try await statusFault(faults) { return r }
         let list = await emulator.platform.evaluations(caseId: task.caseId)
         return Self.json(.ok, .array(list.map(Self.evaluationJSON)))
     }
