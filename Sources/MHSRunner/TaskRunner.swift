@@ -441,7 +441,7 @@ final class ProgressPrinter: @unchecked Sendable {
     // @unchecked: called from one download at a time; `last` is only touched there.
     let console: Console
     let tty = isatty(1) == 1
-    var last = -10.0
+    var last = 0.0
 
     init(console: Console) { self.console = console }
 
