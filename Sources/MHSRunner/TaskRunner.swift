@@ -362,8 +362,7 @@ public struct TaskRunner: Sendable {
             return (file, "\(result.bytes) bytes, series of \(files.count)")
         case .dicom:
             let path = base + ".dcm"
-            try? FileManager.default.removeItem(atPath: path)
-            try FileManager.default.moveItem(atPath: target, toPath: path)
+            try Self.move(target, to: path)
             if let header = DICOMHeader.read(path: path), header.isResampledVolume {
                 throw Stop(
                     status: .slide,
@@ -372,9 +371,18 @@ public struct TaskRunner: Sendable {
             return (path, "\(result.bytes) bytes, DICOM")
         case .aperioSVS, .tiff:
             let path = base + "." + format.fileExtension
-            try? FileManager.default.removeItem(atPath: path)
-            try FileManager.default.moveItem(atPath: target, toPath: path)
+            try Self.move(target, to: path)
             return (path, "\(result.bytes) bytes, \(format)")
+        }
+    }
+
+    /// Renames the download so OpenSlide sees the extension of what it is.
+    static func move(_ from: String, to: String) throws {
+        do {
+            try? FileManager.default.removeItem(atPath: to)
+            try FileManager.default.moveItem(atPath: from, toPath: to)
+        } catch {
+            throw Stop(status: .download, message: "cannot move the download into place at \(to): \(error.localizedDescription)")
         }
     }
 

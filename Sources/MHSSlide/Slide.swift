@@ -187,16 +187,12 @@ public final class Slide: @unchecked Sendable {
     /// smallest level that is still at least that big, then box-filtered down.
     public func thumbnail(maxSide: Int = 1024) throws(SlideError) -> RGBAImage {
         let side = max(1, maxSide)
-        let level = levels.indices.last { max(levels[$0].width, levels[$0].height) >= side }
-            ?? 0
-        let chosen = levels.indices.contains(level) ? level : 0
-        var pick = chosen
-        // Keep the read bounded: go to smaller levels while the chosen one is huge.
+        // The smallest level still at least `side` pixels on its longer side (level 0 when
+        // none is), then smaller levels while that one is too big to read at once.
+        var pick = levels.indices.last { max(levels[$0].width, levels[$0].height) >= side } ?? 0
         while pick + 1 < levels.count, levels[pick].width * levels[pick].height > 1 << 26 { pick += 1 }
         let l = levels[pick]
-        if l.width * l.height > 1 << 26 {
-            // No level is small enough to read whole: sample a grid of level-0 patches is
-            // beyond a thumbnail's needs; refuse clearly instead.
+        guard l.width * l.height <= 1 << 26 else {
             throw .invalidRequest(path: path, message: "no pyramid level is small enough for a thumbnail (smallest is \(l.width)x\(l.height))")
         }
         return try readRegion(x: 0, y: 0, level: pick, width: l.width, height: l.height).fitting(maxSide: side)
