@@ -117,6 +117,7 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["MHSContract", "MHSTestSupport"]),
         .testTarget(name: "MHSTransportTests", dependencies: ["MHSTransport"]),
+        .testTarget(name: "MHSSlideTests", dependencies: ["MHSSlide", "MHSImaging", "MHSTestSupport"]),
         .testTarget(
             name: "RunTests",
             dependencies: [

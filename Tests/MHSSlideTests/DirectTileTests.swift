@@ -1,0 +1,57 @@
+import Foundation
+import MHSImaging
+import MHSSlide
+import MHSTestSupport
+import Testing
+
+/// The synthetic slide (YCbCr 4:2:0 JPEG tiles), written once for these tests.
+let syntheticSlide: String = {
+    let path = NSTemporaryDirectory() + "mhs-tests-synthetic-\(getpid()).svs"
+    if !FileManager.default.fileExists(atPath: path) { _ = try? SyntheticSlide.write(to: path, width: 2048, height: 1536) }
+    return path
+}()
+
+@Suite("Direct JPEG tile path")
+struct DirectTileTests {
+    @Test("JPEG TIFF slides get the direct path; others do not", arguments: [
+        ("CMU-1-Small-Region.svs", true), ("openslide-small.svs", true), ("tcga-cr-7395-01a-01-ts1.svs", false), ("openslide-boxes.tiff", false),
+    ])
+    func availability(_ name: String, _ direct: Bool) throws {
+        let s = try Slide(path: slide(name))
+        #expect((s.directTiles != nil) == direct)
+    }
+
+    @Test("direct reads equal OpenSlide's read_region pixel for pixel", arguments: ["CMU-1-Small-Region.svs", "openslide-small.svs", "synthetic"])
+    func equality(_ name: String) throws {
+        let s = try Slide(path: name == "synthetic" ? syntheticSlide : slide(name))
+        let direct = try #require(s.directTiles)
+        _ = direct
+        var rng = SystemRandomNumberGenerator()
+        for level in s.levels.indices {
+            let l = s.levels[level]
+            let d = Int(l.downsample.rounded())
+            var regions = [(0, 0, min(256, l.width), min(256, l.height)), (l.width - 10, l.height - 7, 40, 30), (-5, -5, 20, 20)]
+            for _ in 0..<6 {
+                let w = Int.random(in: 1...min(300, l.width), using: &rng), h = Int.random(in: 1...min(300, l.height), using: &rng)
+                regions.append((Int.random(in: 0..<l.width, using: &rng), Int.random(in: 0..<l.height, using: &rng), w, h))
+            }
+            for (lx, ly, w, h) in regions {
+                let (image, path) = try s.read(x: lx * d, y: ly * d, level: level, width: w, height: h)
+                #expect(path == .direct)
+                let reference = try s.readRegion(x: lx * d, y: ly * d, level: level, width: w, height: h)
+                #expect(image == reference, "\(name) level \(level) region \(lx),\(ly) \(w)x\(h)")
+            }
+        }
+    }
+
+    @Test("Aperio's RGB tiles come out RGB: the white background is not magenta")
+    func aperioColours() throws {
+        let s = try Slide(path: slide("CMU-1-Small-Region.svs"))
+        let (tile, _) = try s.read(x: 0, y: 0, level: 0, width: 240, height: 240)
+        var sum = (0, 0, 0)
+        for y in 0..<240 { for x in 0..<240 { let p = tile[x, y]; sum.0 += Int(p.r); sum.1 += Int(p.g); sum.2 += Int(p.b) } }
+        let n = 240 * 240
+        // The test-data README: tile (0,0) averages (242,240,241), not (252,123,251).
+        #expect(abs(sum.0 / n - 242) <= 1 && abs(sum.1 / n - 240) <= 1 && abs(sum.2 / n - 241) <= 1)
+    }
+}
