@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
     ],
     targets: [
         // The contract: results model, GeoJSON, JSON value type, builders, validator and the
@@ -44,7 +45,11 @@ let package = Package(
         // sniffing, DICOM headers, series zips, the demo's synthetic slide.
         .target(
             name: "MHSSlide",
-            dependencies: ["MHSImaging", "CTurboJPEG", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: [
+                "MHSImaging", "CTurboJPEG",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
         ),
         // CUDA driver probe (dlopen of libcuda.so.1).
         .target(name: "MHSGPU"),

@@ -155,3 +155,31 @@ public enum PNG {
         return RGBAImage(width: Int(ihdr.width), height: Int(ihdr.height), pixels: pixels)
     }
 }
+
+extension RGBAImage {
+    /// A copy resampled to exactly `width` x `height` by area averaging (each output pixel
+    /// is the mean of the source pixels it covers) — right for shrinking patches.
+    public func resized(width w: Int, height h: Int) -> RGBAImage {
+        guard w != width || h != height else { return self }
+        var out = [UInt8](repeating: 0, count: w * h * 4)
+        pixels.withUnsafeBufferPointer { src in
+            for oy in 0..<h {
+                let y0 = oy * height / h, y1 = max(y0 + 1, (oy + 1) * height / h)
+                for ox in 0..<w {
+                    let x0 = ox * width / w, x1 = max(x0 + 1, (ox + 1) * width / w)
+                    var sum = (0, 0, 0, 0)
+                    for y in y0..<y1 {
+                        var i = (y * width + x0) * 4
+                        for _ in x0..<x1 {
+                            sum.0 += Int(src[i]); sum.1 += Int(src[i + 1]); sum.2 += Int(src[i + 2]); sum.3 += Int(src[i + 3])
+                            i += 4
+                        }
+                    }
+                    let n = (y1 - y0) * (x1 - x0), o = (oy * w + ox) * 4
+                    out[o] = UInt8(sum.0 / n); out[o + 1] = UInt8(sum.1 / n); out[o + 2] = UInt8(sum.2 / n); out[o + 3] = UInt8(sum.3 / n)
+                }
+            }
+        }
+        return RGBAImage(width: w, height: h, pixels: out)
+    }
+}

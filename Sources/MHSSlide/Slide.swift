@@ -39,6 +39,12 @@ public struct SlideLevel: Sendable, Hashable {
     public var height: Int
     /// Level-0 pixels per pixel of this level.
     public var downsample: Double
+
+    public init(width: Int, height: Int, downsample: Double) {
+        self.width = width
+        self.height = height
+        self.downsample = downsample
+    }
 }
 
 /// A whole-slide image opened through OpenSlide (SVS, TIFF, DICOM and the other formats

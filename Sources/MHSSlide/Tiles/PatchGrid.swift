@@ -1,0 +1,92 @@
+/// At what resolution patches are wanted.
+public enum PatchResolution: Sendable, Equatable {
+    /// Microns per pixel (e.g. 0.5 for a "20x" model); needs the slide's MPP.
+    case mpp(Double)
+    /// A pyramid level, as it is.
+    case level(Int)
+}
+
+/// Why a patch grid cannot be made.
+public enum PatchGridError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missingMPP(path: String)
+    case noSuchLevel(Int, levels: Int)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .missingMPP(let path):
+            "\(path) records no MPP (microns per pixel), so patches at a target MPP cannot be placed; give a pyramid level instead (PatchResolution.level)"
+        case .noSuchLevel(let l, let n): "level \(l) does not exist (the slide has \(n))"
+        case .invalid(let why): why
+        }
+    }
+}
+
+/// A regular grid of square patches over a slide at one resolution, WSInfer-style: patches
+/// lie wholly inside the slide, `stride` apart (less than `patchSize` overlaps them).
+///
+/// The pyramid level read is the smallest one at least as sharp as the target; when its
+/// resolution differs from the target by more than 1%, each patch is read larger and
+/// resampled down to `patchSize`.
+public struct PatchGrid: Sendable, Equatable {
+    /// Output patch side in pixels.
+    public let patchSize: Int
+    /// Step between patch origins, in output pixels.
+    public let stride: Int
+    /// The level read from.
+    public let level: Int
+    /// That level's downsample.
+    public let levelDownsample: Double
+    /// Level-0 pixels per output pixel.
+    public let targetDownsample: Double
+    public let columns: Int
+    public let rows: Int
+
+    /// Level pixels read per output pixel (1 when the level matches the target).
+    public var readScale: Double { targetDownsample / levelDownsample }
+    /// Whether patches need resampling after the read.
+    public var resamples: Bool { abs(readScale - 1) > 0.01 }
+    /// Side of a patch in level-0 pixels.
+    public var extent: Double { Double(patchSize) * targetDownsample }
+    public var count: Int { columns * rows }
+
+    public init(
+        levels: [SlideLevel], mpp: Double?, path: String, patchSize: Int, stride: Int? = nil, resolution: PatchResolution
+    ) throws(PatchGridError) {
+        guard patchSize > 0 else { throw .invalid("patch size must be positive") }
+        let stride = stride ?? patchSize
+        guard stride > 0 else { throw .invalid("stride must be positive") }
+        self.patchSize = patchSize
+        self.stride = stride
+        switch resolution {
+        case .level(let l):
+            guard levels.indices.contains(l) else { throw .noSuchLevel(l, levels: levels.count) }
+            level = l
+            levelDownsample = levels[l].downsample
+            targetDownsample = levels[l].downsample
+        case .mpp(let target):
+            guard target > 0 else { throw .invalid("target MPP must be positive") }
+            guard let mpp, mpp > 0 else { throw .missingMPP(path: path) }
+            let want = target / mpp
+            let sharpEnough = levels.indices.filter { levels[$0].downsample <= want * 1.01 }
+            level = sharpEnough.max { levels[$0].downsample < levels[$1].downsample } ?? 0
+            levelDownsample = levels[level].downsample
+            targetDownsample = max(want, 1e-9)
+        }
+        let extent = Double(patchSize) * targetDownsample
+        let step = Double(stride) * targetDownsample
+        func fit(_ size: Int) -> Int { Double(size) < extent ? 0 : Int(((Double(size) - extent) / step).rounded(.down)) + 1 }
+        columns = fit(levels[0].width)
+        rows = fit(levels[0].height)
+    }
+
+    /// A slide's grid.
+    public init(slide: Slide, patchSize: Int, stride: Int? = nil, resolution: PatchResolution) throws(PatchGridError) {
+        try self.init(levels: slide.levels, mpp: slide.mpp?.x, path: slide.path, patchSize: patchSize, stride: stride, resolution: resolution)
+    }
+
+    /// Level-0 origin of a patch.
+    public func origin(column: Int, row: Int) -> (x: Int, y: Int) {
+        (Int((Double(column * stride) * targetDownsample).rounded()), Int((Double(row * stride) * targetDownsample).rounded()))
+    }
+}

@@ -1,0 +1,131 @@
+import AsyncAlgorithms
+import Foundation
+import MHSImaging
+import Synchronization
+
+/// One patch of a grid.
+public struct Patch: Sendable {
+    public let column: Int
+    public let row: Int
+    /// Level-0 origin.
+    public let x: Int
+    public let y: Int
+    /// Level-0 side.
+    public let extent: Double
+    /// `patchSize` x `patchSize` straight RGBA.
+    public let image: RGBAImage
+    /// The tissue share under the patch, when a mask was given.
+    public let tissueFraction: Double?
+    /// Which decoder read it.
+    public let path: Slide.ReadPath
+}
+
+/// Every patch of a grid (optionally only those with enough tissue) as an `AsyncSequence`,
+/// read by `concurrency` workers. Back-pressure: a worker hands its patch over and waits
+/// until the consumer takes it, so at most `concurrency` patches are in flight and memory
+/// does not grow with the slide. Patches arrive in no fixed order; each carries its place.
+public struct PatchStream: AsyncSequence, Sendable {
+    public typealias Element = Patch
+
+    public let slide: Slide
+    public let grid: PatchGrid
+    public let mask: TissueMask?
+    public let minimumTissueFraction: Double
+    public let concurrency: Int
+
+    /// - Parameters:
+    ///   - mask: with `minimumTissueFraction` > 0, patches with less tissue are skipped.
+    ///   - concurrency: parallel readers (default: one per core).
+    public init(
+        slide: Slide, grid: PatchGrid, mask: TissueMask? = nil, minimumTissueFraction: Double = 0,
+        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) {
+        self.slide = slide
+        self.grid = grid
+        self.mask = mask
+        self.minimumTissueFraction = minimumTissueFraction
+        self.concurrency = Swift.max(1, concurrency)
+    }
+
+    /// The cells that will be read, in row order, with their tissue share.
+    public var cells: [(column: Int, row: Int, tissue: Double?)] {
+        var cells: [(Int, Int, Double?)] = []
+        cells.reserveCapacity(grid.count)
+        for row in 0..<grid.rows {
+            for column in 0..<grid.columns {
+                let o = grid.origin(column: column, row: row)
+                let t = mask?.fraction(x: Double(o.x), y: Double(o.y), width: grid.extent, height: grid.extent)
+                if let t, minimumTissueFraction > 0, t < minimumTissueFraction { continue }
+                cells.append((column, row, t))
+            }
+        }
+        return cells.map { (column: $0.0, row: $0.1, tissue: $0.2) }
+    }
+
+    /// Reads one cell.
+    public func read(column: Int, row: Int, tissue: Double? = nil) throws(SlideError) -> Patch {
+        let o = grid.origin(column: column, row: row)
+        let side = grid.resamples ? Int((Double(grid.patchSize) * grid.readScale).rounded(.up)) : grid.patchSize
+        let (image, path) = try slide.read(x: o.x, y: o.y, level: grid.level, width: side, height: side)
+        let patch = grid.resamples ? image.resized(width: grid.patchSize, height: grid.patchSize) : image
+        return Patch(column: column, row: row, x: o.x, y: o.y, extent: grid.extent, image: patch, tissueFraction: tissue, path: path)
+    }
+
+    /// Groups patches for a model: arrays of `size` (the last one shorter).
+    public func batches(of size: Int) -> AsyncChunksOfCountSequence<PatchStream, [Patch]> {
+        chunks(ofCount: Swift.max(1, size))
+    }
+
+    public func makeAsyncIterator() -> Iterator { Iterator(self) }
+
+    /// Pulls patches from the workers; dropping it stops them.
+    public final class Iterator: AsyncIteratorProtocol {
+        private var channel: AsyncThrowingChannel<Patch, any Error>.AsyncIterator
+        private let producer: Task<Void, Never>
+
+        init(_ stream: PatchStream) {
+            let channel = AsyncThrowingChannel<Patch, any Error>()
+            self.channel = channel.makeAsyncIterator()
+            let cells = stream.cells
+            let next = Dispenser()
+            producer = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<stream.concurrency {
+                        group.addTask {
+                            while !Task.isCancelled {
+                                let index = next.take()
+                                guard index < cells.count else { return }
+                                let cell = cells[index]
+                                do {
+                                    let patch = try stream.read(column: cell.column, row: cell.row, tissue: cell.tissue)
+                                    await channel.send(patch)
+                                } catch {
+                                    channel.fail(error)
+                                    return
+                                }
+                            }
+                        }
+                    }
+                }
+                channel.finish()
+            }
+        }
+
+        deinit { producer.cancel() }
+
+        public func next() async throws -> Patch? {
+            try await channel.next()
+        }
+    }
+}
+
+/// Hands out 0, 1, 2, … to concurrent workers.
+final class Dispenser: Sendable {
+    private let value = Mutex(0)
+    func take() -> Int {
+        value.withLock { i in
+            defer { i += 1 }
+            return i
+        }
+    }
+}
