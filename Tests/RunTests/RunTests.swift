@@ -197,6 +197,24 @@ struct RunTests {
         }
     }
 
+    @Test("the stain example walks the tissue patches and posts a heatmap with a Basic report", arguments: ["CMU-1-Small-Region.svs", "dicom-cmu-1-small-region.zip"])
+    func stainExample(_ name: String) async throws {
+        try await Emulator.withRunning(EmulatorConfiguration(scans: [ScanSpec(path: slide(name))])) { emu in
+            var env = containerEnvironment(emu, output: freshOutput("stain-" + name))
+            env["MHS_CLASSIFIER"] = "stain"
+            let r = try await mhs(["run"], environment: env)
+            #expect(r.status == 0, "\(r.all)")
+            let body = try MHSJSON.decode(ResultsBody.self, from: try #require(await emu.posts().first).body)
+            let heatmap = try #require(body.scanResults[0].geojson?.features.first { $0.annotationType == "Haematoxylin density" })
+            guard case .geometryCollection(let contours)? = heatmap.geometry else { Issue.record("no GeometryCollection"); return }
+            #expect(contours.count >= 5)
+            #expect(heatmap.properties?["contour_colors"]?.arrayValue?.count == contours.count)
+            guard case .basic(let report)? = body.scanResults[0].workflow?.report else { Issue.record("no Basic report"); return }
+            #expect(report.results.first { $0.name == "Tissue patches" }?.result == String(contours.count))
+            #expect(r.stdout.contains("tissue patches of"))
+        }
+    }
+
     @Test("mhs inspect shows what the container sees; unreadable slides exit 4")
     func inspect() async throws {
         let r = try await mhs(["inspect", "--json", slide("CMU-1-Small-Region.svs")])
