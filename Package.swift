@@ -111,6 +111,12 @@ let package = Package(
             ],
             path: "Tests/MHSTestSupport"
         ),
+        // Tile pipeline throughput against openslide-python and the JPEG decode limit (Benchmarks/tiles.sh).
+        .executableTarget(
+            name: "TileBenchmark",
+            dependencies: ["MHSSlide", "MHSImaging"],
+            path: "Benchmarks/TileBenchmark"
+        ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
         .testTarget(
             name: "MHSEmulatorTests",

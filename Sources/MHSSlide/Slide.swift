@@ -67,8 +67,9 @@ public final class Slide: @unchecked Sendable {
     /// Names and sizes of associated images (label, macro, thumbnail).
     public let associatedImages: [String: (width: Int, height: Int)]
 
-    /// The direct JPEG tile path, when every level is a tiled JPEG TIFF directory.
-    public let directTiles: TIFFTileReader?
+    /// The direct JPEG path, when every level is a tiled JPEG TIFF directory or a JPEG
+    /// baseline TILED_FULL DICOM instance.
+    public let directTiles: (any DirectTiles)?
 
     private let library: OpenSlideLibrary
     private let handle: OpaquePointer
@@ -124,7 +125,11 @@ public final class Slide: @unchecked Sendable {
             lib.close(h)
             throw .openslideFailed(path: path, message: "the slide reports no usable level")
         }
-        directTiles = vendor == "aperio" || vendor == "generic-tiff" ? TIFFTileReader.open(path: path, expecting: levels) : nil
+        switch vendor {
+        case "aperio", "generic-tiff": directTiles = TIFFTileReader.open(path: path, expecting: levels)
+        case "dicom": directTiles = DICOMFrameReader.open(slideFile: path, expecting: levels)
+        default: directTiles = nil
+        }
     }
 
     /// Which decoder served a read.

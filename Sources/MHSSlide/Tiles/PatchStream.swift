@@ -21,9 +21,10 @@ public struct Patch: Sendable {
 }
 
 /// Every patch of a grid (optionally only those with enough tissue) as an `AsyncSequence`,
-/// read by `concurrency` workers. Back-pressure: a worker hands its patch over and waits
-/// until the consumer takes it, so at most `concurrency` patches are in flight and memory
-/// does not grow with the slide. Patches arrive in no fixed order; each carries its place.
+/// read by `concurrency` workers. Back-pressure: each worker hands over a handful of
+/// patches (`handoff`, default 1) and waits until the consumer takes them, so at most
+/// `concurrency × handoff` patches are in flight and memory does not grow with the slide.
+/// Patches arrive in no fixed order; each carries its place.
 public struct PatchStream: AsyncSequence, Sendable {
     public typealias Element = Patch
 
@@ -32,14 +33,17 @@ public struct PatchStream: AsyncSequence, Sendable {
     public let mask: TissueMask?
     public let minimumTissueFraction: Double
     public let concurrency: Int
+    /// Patches a worker gathers before handing them over (fewer task switches).
+    public let handoff: Int
 
     /// - Parameters:
     ///   - mask: with `minimumTissueFraction` > 0, patches with less tissue are skipped.
     ///   - concurrency: parallel readers (default: one per core).
     public init(
         slide: Slide, grid: PatchGrid, mask: TissueMask? = nil, minimumTissueFraction: Double = 0,
-        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount
+        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, handoff: Int = 1
     ) {
+        self.handoff = Swift.max(1, handoff)
         self.slide = slide
         self.grid = grid
         self.mask = mask
@@ -80,11 +84,12 @@ public struct PatchStream: AsyncSequence, Sendable {
 
     /// Pulls patches from the workers; dropping it stops them.
     public final class Iterator: AsyncIteratorProtocol {
-        private var channel: AsyncThrowingChannel<Patch, any Error>.AsyncIterator
+        private var channel: AsyncThrowingChannel<[Patch], any Error>.AsyncIterator
+        private var pending: [Patch] = []
         private let producer: Task<Void, Never>
 
         init(_ stream: PatchStream) {
-            let channel = AsyncThrowingChannel<Patch, any Error>()
+            let channel = AsyncThrowingChannel<[Patch], any Error>()
             self.channel = channel.makeAsyncIterator()
             let cells = stream.cells
             let next = Dispenser()
@@ -92,18 +97,23 @@ public struct PatchStream: AsyncSequence, Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     for _ in 0..<stream.concurrency {
                         group.addTask {
+                            var gathered: [Patch] = []
                             while !Task.isCancelled {
                                 let index = next.take()
-                                guard index < cells.count else { return }
+                                guard index < cells.count else { break }
                                 let cell = cells[index]
                                 do {
-                                    let patch = try stream.read(column: cell.column, row: cell.row, tissue: cell.tissue)
-                                    await channel.send(patch)
+                                    gathered.append(try stream.read(column: cell.column, row: cell.row, tissue: cell.tissue))
                                 } catch {
                                     channel.fail(error)
                                     return
                                 }
+                                if gathered.count == stream.handoff {
+                                    await channel.send(gathered)
+                                    gathered.removeAll(keepingCapacity: true)
+                                }
                             }
+                            if !gathered.isEmpty, !Task.isCancelled { await channel.send(gathered) }
                         }
                     }
                 }
@@ -114,9 +124,14 @@ public struct PatchStream: AsyncSequence, Sendable {
         deinit { producer.cancel() }
 
         public func next() async throws -> Patch? {
-            try await channel.next()
+            while pending.isEmpty {
+                guard let batch = try await channel.next() else { return nil }
+                pending = batch.reversed()
+            }
+            return pending.popLast()
         }
     }
+
 }
 
 /// Hands out 0, 1, 2, … to concurrent workers.

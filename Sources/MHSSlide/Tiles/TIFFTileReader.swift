@@ -1,9 +1,22 @@
 import CTurboJPEG
 import MHSImaging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// A slide's JPEG tiles or frames, read and decoded without OpenSlide.
+public protocol DirectTiles: Sendable {
+    /// Reads a region as straight RGBA (`x`, `y` in level-0 pixels, size in level pixels).
+    func readRegion(x: Int, y: Int, level: Int, width: Int, height: Int, downsample: Double) throws(SlideError) -> RGBAImage
+    /// Tile size of a level.
+    func tileSize(level: Int) -> (width: Int, height: Int)
+    /// Tiles across and down a level.
+    func tileGrid(level: Int) -> (columns: Int, rows: Int)
+    /// One tile's complete JPEG stream, as the decoder gets it.
+    func jpegStream(level: Int, column: Int, row: Int) throws(SlideError) -> [UInt8]
+}
 
 /// One tiled, JPEG-compressed TIFF directory (a pyramid level) as stored in the file.
 struct TIFFLevel: Sendable {
@@ -31,10 +44,12 @@ struct TIFFLevel: Sendable {
 /// or Adobe marker; an Adobe APP14 marker with transform 0 is inserted so libjpeg-turbo
 /// keeps them as RGB. Safe to use from several tasks: reads use `pread`, each decode its
 /// own TurboJPEG handle.
-public final class TIFFTileReader: Sendable {
+public final class TIFFTileReader: DirectTiles {
     let path: String
     let fd: Int32
     let levels: [TIFFLevel]
+    /// Idle TurboJPEG decompressors, reused across reads.
+    private let decoders = DecoderPool()
 
     private init(path: String, fd: Int32, levels: [TIFFLevel]) {
         self.path = path
@@ -75,8 +90,15 @@ public final class TIFFTileReader: Sendable {
         // Level-0 → level coordinates the way OpenSlide does it (floor division).
         let lx = Int((Double(x) / downsample).rounded(.down))
         let ly = Int((Double(y) / downsample).rounded(.down))
+        let decoder = try decoders.take()
+        defer { decoders.give(decoder) }
+        // The common case of a patch grid aligned with the tiles: one whole tile, no copy.
+        if lx >= 0, ly >= 0, lx % l.tileWidth == 0, ly % l.tileHeight == 0, width == l.tileWidth, height == l.tileHeight,
+            lx + width <= l.width, ly + height <= l.height
+        {
+            return try decodeTile(level: level, column: lx / l.tileWidth, row: ly / l.tileHeight, decoder: decoder)
+        }
         var out = RGBAImage(width: width, height: height, fill: RGBA(0, 0, 0, 0))
-        let decoder = try JPEGDecoder()
         let firstCol = max(0, lx / l.tileWidth), lastCol = min(l.tilesAcross - 1, (lx + width - 1) / l.tileWidth)
         let firstRow = max(0, ly / l.tileHeight), lastRow = min(l.tilesDown - 1, (ly + height - 1) / l.tileHeight)
         guard firstCol <= lastCol, firstRow <= lastRow, lx + width > 0, ly + height > 0 else { return out }
@@ -102,18 +124,36 @@ public final class TIFFTileReader: Sendable {
         return out
     }
 
-    /// The raw JPEG stream of one tile, tables merged and colour marker set.
-    func jpegStream(level: Int, column: Int, row: Int) throws(SlideError) -> [UInt8] {
+    /// Number of tiles across and down a level.
+    public func tileGrid(level: Int) -> (columns: Int, rows: Int) { (levels[level].tilesAcross, levels[level].tilesDown) }
+
+    /// The raw JPEG stream of one tile, tables merged and colour marker set: what the
+    /// decoder gets (public for the decode-limit benchmark).
+    public func jpegStream(level: Int, column: Int, row: Int) throws(SlideError) -> [UInt8] {
         let l = levels[level]
         let index = row * l.tilesAcross + column
         guard index < l.offsets.count else { throw .invalidRequest(path: path, message: "tile \(column),\(row) of level \(level) is not in the file") }
         let count = Int(l.byteCounts[index])
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(l.offsets[index])) }
+        // Read the tile straight behind the shared tables (minus their EOI) and an Adobe
+        // marker slot, so the stream is assembled without extra copies.
+        var tables = l.jpegTables ?? []
+        if tables.suffix(2) == [0xFF, 0xD9] { tables.removeLast(2) }
+        let prefix = tables.count
+        var n = 0
+        var stream = [UInt8](unsafeUninitializedCapacity: prefix + count + 16) { buffer, initialized in
+            for i in 0..<prefix { buffer[i] = tables[i] }
+            n = pread(fd, buffer.baseAddress! + prefix, count, off_t(l.offsets[index]))
+            initialized = prefix + max(n, 0)
+        }
         guard n == count, count >= 4 else {
             throw .openslideFailed(path: path, message: "tile \(column),\(row) of level \(level) is truncated (\(n) of \(count) bytes)")
         }
-        return JPEGStream.assemble(tile: bytes, tables: l.jpegTables, rgb: l.photometric == 2)
+        if prefix > 0 {
+            // Tables present: drop the tile's own SOI (the tables start with one).
+            if stream[prefix] == 0xFF, stream[prefix + 1] == 0xD8 { stream.removeSubrange(prefix..<(prefix + 2)) }
+        }
+        if l.photometric == 2, !JPEGStream.hasColourMarker(stream) { JPEGStream.insertAdobeRGB(&stream) }
+        return stream
     }
 
     /// A whole tile, decoded to RGBA (tile-sized, even at the edges).
@@ -128,22 +168,12 @@ public final class TIFFTileReader: Sendable {
     }
 }
 
-/// Builds a decodable JPEG stream from a TIFF tile.
+/// Helpers for the JPEG streams of TIFF tiles.
 enum JPEGStream {
-    static func assemble(tile: [UInt8], tables: [UInt8]?, rgb: Bool) -> [UInt8] {
-        var body = tile
-        // Abbreviated tiles: prepend the shared tables (without their EOI), drop the tile's SOI.
-        if let tables, tables.count >= 4, body.starts(with: [0xFF, 0xD8]) {
-            var t = tables
-            if t.suffix(2) == [0xFF, 0xD9] { t.removeLast(2) }
-            body = t + body.dropFirst(2)
-        }
-        if rgb && !hasColourMarker(body) {
-            // Adobe APP14, transform 0: the components are RGB, not YCbCr.
-            let app14: [UInt8] = [0xFF, 0xEE, 0x00, 0x0E, 0x41, 0x64, 0x6F, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]
-            body.insert(contentsOf: app14, at: 2)
-        }
-        return body
+    /// Adobe APP14, transform 0: the components are RGB, not YCbCr.
+    static func insertAdobeRGB(_ body: inout [UInt8]) {
+        let app14: [UInt8] = [0xFF, 0xEE, 0x00, 0x0E, 0x41, 0x64, 0x6F, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00]
+        body.insert(contentsOf: app14, at: 2)
     }
 
     /// Whether the stream already says its colour space (JFIF APP0 or Adobe APP14).
@@ -161,11 +191,24 @@ enum JPEGStream {
     }
 }
 
-/// libturbojpeg decompression to RGBA; one per task (handles are not shared).
-final class JPEGDecoder {
+/// Reusable decompressors; each is used by one read at a time.
+final class DecoderPool: Sendable {
+    private let idle = Mutex<[JPEGDecoder]>([])
+
+    func take() throws(SlideError) -> JPEGDecoder {
+        if let d = idle.withLock({ $0.popLast() }) { return d }
+        return try JPEGDecoder()
+    }
+
+    func give(_ d: JPEGDecoder) { idle.withLock { if $0.count < 64 { $0.append(d) } } }
+}
+
+/// libturbojpeg decompression to RGBA. A decoder must be used by one caller at a time
+/// (the reader's pool hands each out exclusively); that is why it may cross tasks.
+public final class JPEGDecoder: @unchecked Sendable {
     private let handle: tjhandle
 
-    init() throws(SlideError) {
+    public init() throws(SlideError) {
         guard let h = tjInitDecompress() else { throw .invalidRequest(path: "-", message: "libturbojpeg cannot start") }
         handle = h
     }
@@ -176,15 +219,18 @@ final class JPEGDecoder {
         var description: String
     }
 
-    func decode(_ jpeg: [UInt8], width: Int, height: Int) throws -> RGBAImage {
+    /// Decodes a JPEG stream to RGBA, padded to `width` x `height` when smaller.
+    public func decode(_ jpeg: [UInt8], width: Int, height: Int) throws -> RGBAImage {
         var w: Int32 = 0, h: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         let header = jpeg.withUnsafeBufferPointer { tjDecompressHeader3(handle, $0.baseAddress, UInt(jpeg.count), &w, &h, &subsampling, &colorspace) }
         guard header == 0 else { throw Failure(description: String(cString: tjGetErrorStr2(handle))) }
-        var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * 4)
-        let code = jpeg.withUnsafeBufferPointer { src in
-            pixels.withUnsafeMutableBufferPointer { dst in
-                tjDecompress2(handle, src.baseAddress, UInt(jpeg.count), dst.baseAddress, w, 0, h, Int32(TJPF_RGBA.rawValue), 0)
+        var code: Int32 = 0
+        // Uninitialised: the decoder writes every byte (or fails, and the array is dropped).
+        let pixels = [UInt8](unsafeUninitializedCapacity: Int(w) * Int(h) * 4) { buffer, count in
+            code = jpeg.withUnsafeBufferPointer { src in
+                tjDecompress2(handle, src.baseAddress, UInt(jpeg.count), buffer.baseAddress, w, 0, h, Int32(TJPF_RGBA.rawValue), 0)
             }
+            count = buffer.count
         }
         guard code == 0 else { throw Failure(description: String(cString: tjGetErrorStr2(handle))) }
         var image = RGBAImage(width: Int(w), height: Int(h), pixels: pixels)

@@ -1,0 +1,100 @@
+// The Swift half of Benchmarks/tiles.sh, one measurement per process so peak RSS is its own.
+//
+//   TileBenchmark patches SLIDE [tissue]   every level-0 256x256 patch through PatchStream (2 workers)
+//   TileBenchmark cells SLIDE              the tissue cells' level-0 origins, one "x y" a line (for Python)
+//   TileBenchmark decode SLIDE             the decode limit: level-0 tile JPEGs preloaded, decoded on every core
+//   TileBenchmark verify SLIDE             20 random patches, direct path vs OpenSlide, must be equal
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MHSImaging
+import MHSSlide
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func seconds(since start: ContinuousClock.Instant) -> Double { (ContinuousClock.now - start) / .seconds(1) }
+
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    print("usage: TileBenchmark patches|cells|decode|verify SLIDE [tissue]")
+    exit(2)
+}
+let slide = try Slide(path: args[2])
+let grid = try PatchGrid(slide: slide, patchSize: 256, resolution: .level(0))
+let cores = ProcessInfo.processInfo.activeProcessorCount
+
+switch args[1] {
+case "patches":
+    let tissue = args.count > 3 && args[3] == "tissue"
+    let maskStart = ContinuousClock.now
+    let mask = tissue ? try TissueMask.compute(slide: slide) : nil
+    let maskSeconds = seconds(since: maskStart)
+    // Timed like the Python side, which gets the same cell list ready-made: the mask
+    // (computed once per slide, reusable by the classifier) is reported on its own.
+    let start = ContinuousClock.now
+    let stream = PatchStream(slide: slide, grid: grid, mask: mask, minimumTissueFraction: tissue ? 0.25 : 0, concurrency: cores)
+    var n = 0
+    var checksum = 0
+    var direct = 0
+    for try await patch in stream {
+        n += 1
+        checksum &+= Int(patch.image.pixels[(128 * 256 + 128) * 4])
+        if patch.path == .direct { direct += 1 }
+    }
+    let s = seconds(since: start)
+    print("op=patches tissue=\(tissue) patches=\(n) of=\(grid.count) direct=\(direct) seconds=\(s) rate=\(Double(n) / s) mask_seconds=\(maskSeconds) checksum=\(checksum) peak_rss_mib=\(peakRSSMiB())")
+case "cells":
+    let mask = try TissueMask.compute(slide: slide)
+    for cell in PatchStream(slide: slide, grid: grid, mask: mask, minimumTissueFraction: 0.25).cells {
+        let o = grid.origin(column: cell.column, row: cell.row)
+        print("\(o.x) \(o.y)")
+    }
+case "decode":
+    guard let reader = slide.directTiles else {
+        print("op=decode error=no-direct-path")
+        exit(1)
+    }
+    let (columns, rows) = reader.tileGrid(level: 0)
+    let limit = min(columns * rows, 6000)
+    var streams: [[UInt8]] = []
+    for i in 0..<limit { streams.append(try reader.jpegStream(level: 0, column: i % columns, row: i / columns)) }
+    let size = reader.tileSize(level: 0)
+    let total = max(limit, 12000)
+    let start = ContinuousClock.now
+    let shared = streams
+    await withTaskGroup(of: Void.self) { group in
+        for worker in 0..<cores {
+            group.addTask {
+                let decoder = try! JPEGDecoder()
+                var i = worker
+                while i < total {
+                    _ = try! decoder.decode(shared[i % shared.count], width: size.width, height: size.height)
+                    i += cores
+                }
+            }
+        }
+    }
+    let s = seconds(since: start)
+    print("op=decode tiles=\(total) seconds=\(s) rate=\(Double(total) / s) threads=\(cores) peak_rss_mib=\(peakRSSMiB())")
+case "verify":
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<20 {
+        let c = Int.random(in: 0..<grid.columns, using: &rng), r = Int.random(in: 0..<grid.rows, using: &rng)
+        let o = grid.origin(column: c, row: r)
+        let (direct, path) = try slide.read(x: o.x, y: o.y, level: 0, width: 256, height: 256)
+        let reference = try slide.readRegion(x: o.x, y: o.y, level: 0, width: 256, height: 256)
+        guard path == .direct, direct == reference else {
+            print("op=verify equal=false at=\(o.x),\(o.y) path=\(path)")
+            exit(1)
+        }
+    }
+    print("op=verify equal=true patches=20")
+default:
+    print("unknown operation \(args[1])")
+    exit(2)
+}
