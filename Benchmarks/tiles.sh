@@ -20,25 +20,23 @@ MHS=$bin/mhs python3 Benchmarks/make_slides.py .build/bench-slides $sizes >/dev/
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 summary=""
-printf '%-22s %8s %10s %10s %10s %8s %8s %9s %9s\n' slide filter "mhs p/s" "osp p/s" "osp×2 p/s" "vs osp" "vs ×2" "of limit" "RSS MiB"
+printf '%-22s %8s %10s %10s %10s %8s %8s %10s %9s %9s\n' slide filter "mhs p/s" "osp p/s" "osp×2 p/s" "vs osp" "vs ×2" "limit t/s" "of limit" "RSS MiB"
 for size in $sizes; do
     for kind in ycbcr rgb; do
         slide=.build/bench-slides/bench-$((size / 1000))k-$kind.svs
         "$bin/TileBenchmark" verify "$slide" >/dev/null
-        limit=$(field rate "$("$bin/TileBenchmark" decode "$slide")")
         "$bin/TileBenchmark" cells "$slide" >.build/bench-slides/cells.txt
         for filter in all tissue; do
+            if [ $filter = all ]; then limit=$(field rate "$("$bin/TileBenchmark" decode "$slide")"); else limit=$(field rate "$("$bin/TileBenchmark" decode "$slide" tissue)"); fi
             if [ $filter = all ]; then mhs=$("$bin/TileBenchmark" patches "$slide"); cells=""; else mhs=$("$bin/TileBenchmark" patches "$slide" tissue); cells=.build/bench-slides/cells.txt; fi
             one=$(python3 Benchmarks/tiles_python.py "$slide" single $cells)
             two=$(python3 Benchmarks/tiles_python.py "$slide" pool $cells)
             m=$(field rate "$mhs"); o=$(field rate "$one"); t=$(field rate "$two")
             r1=$(echo "$m / $o" | bc -l); r2=$(echo "$m / $t" | bc -l); rl=$(echo "$m / $limit" | bc -l)
-            printf '%-22s %8s %10.0f %10.0f %10.0f %7.2fx %7.2fx %8.0f%% %9.1f\n' "$(basename "$slide")" $filter "$m" "$o" "$t" "$r1" "$r2" "$(echo "$rl * 100" | bc -l)" "$(field peak_rss_mib "$mhs")"
+            printf '%-22s %8s %10.0f %10.0f %10.0f %7.2fx %7.2fx %10.0f %8.0f%% %9.1f\n' "$(basename "$slide")" $filter "$m" "$o" "$t" "$r1" "$r2" "$limit" "$(echo "$rl * 100" | bc -l)" "$(field peak_rss_mib "$mhs")"
             tag=$((size / 1000))k_${kind}_$filter
-            summary+="${tag}_vs_osp=$(printf %.2f "$r1") ${tag}_vs_pool=$(printf %.2f "$r2") ${tag}_of_limit=$(printf %.2f "$rl") ${tag}_rss_mib=$(printf %.1f "$(field peak_rss_mib "$mhs")") "
+            summary+="${tag}_vs_osp=$(printf %.2f "$r1") ${tag}_vs_pool=$(printf %.2f "$r2") ${tag}_of_limit=$(printf %.2f "$rl") ${tag}_limit=$(printf %.0f "$limit") ${tag}_rss_mib=$(printf %.1f "$(field peak_rss_mib "$mhs")") "
         done
-        printf '%-22s %8s decode limit %.0f tiles/s (2 threads)\n' "" "" "$limit"
-        summary+="$((size / 1000))k_${kind}_limit=$(printf %.0f "$limit") "
     done
 done
 echo "${summary% }"

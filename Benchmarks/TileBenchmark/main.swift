@@ -2,7 +2,7 @@
 //
 //   TileBenchmark patches SLIDE [tissue]   every level-0 256x256 patch through PatchStream (2 workers)
 //   TileBenchmark cells SLIDE              the tissue cells' level-0 origins, one "x y" a line (for Python)
-//   TileBenchmark decode SLIDE             the decode limit: level-0 tile JPEGs preloaded, decoded on every core
+//   TileBenchmark decode SLIDE [tissue]    the decode limit: the same tiles' JPEGs preloaded, decoded on every core
 //   TileBenchmark verify SLIDE             20 random patches, direct path vs OpenSlide, must be equal
 #if canImport(Glibc)
 import Glibc
@@ -59,10 +59,28 @@ case "decode":
         print("op=decode error=no-direct-path")
         exit(1)
     }
-    let (columns, rows) = reader.tileGrid(level: 0)
-    let limit = min(columns * rows, 6000)
+    // The same tiles the patch run decodes: all of level 0, or the tissue cells (tissue
+    // tiles carry more detail and decode slower than glass). At most 6000, spread evenly.
+    let (columns, _) = reader.tileGrid(level: 0)
+    let size0 = reader.tileSize(level: 0)
+    var tiles: [(Int, Int)]
+    if args.count > 3 && args[3] == "tissue" {
+        let mask = try TissueMask.compute(slide: slide)
+        tiles = PatchStream(slide: slide, grid: grid, mask: mask, minimumTissueFraction: 0.25).cells.map {
+            let o = grid.origin(column: $0.column, row: $0.row)
+            return (o.x / size0.width, o.y / size0.height)
+        }
+    } else {
+        tiles = (0..<(grid.columns * grid.rows)).map { i in
+            let o = grid.origin(column: i % grid.columns, row: i / grid.columns)
+            return (o.x / size0.width, o.y / size0.height)
+        }
+    }
+    _ = columns
+    if tiles.count > 6000 { tiles = (0..<6000).map { tiles[$0 * tiles.count / 6000] } }
+    let limit = tiles.count
     var streams: [[UInt8]] = []
-    for i in 0..<limit { streams.append(try reader.jpegStream(level: 0, column: i % columns, row: i / columns)) }
+    for (c, r) in tiles { streams.append(try reader.jpegStream(level: 0, column: c, row: r)) }
     let size = reader.tileSize(level: 0)
     let total = max(limit, 12000)
     let start = ContinuousClock.now
