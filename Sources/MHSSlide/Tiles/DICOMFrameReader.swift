@@ -103,36 +103,15 @@ public final class DICOMFrameReader: DirectTiles {
         let lx = Int((Double(x) / downsample).rounded(.down)), ly = Int((Double(y) / downsample).rounded(.down))
         let decoder = try decoders.take()
         defer { decoders.give(decoder) }
-        var out = RGBAImage(width: width, height: height, fill: RGBA(0, 0, 0, 0))
-        let firstCol = max(0, lx / l.tileWidth), lastCol = min(l.tilesAcross - 1, (lx + width - 1) / l.tileWidth)
-        let firstRow = max(0, ly / l.tileHeight), lastRow = min(l.tilesDown - 1, (ly + height - 1) / l.tileHeight)
-        guard firstCol <= lastCol, firstRow <= lastRow, lx + width > 0, ly + height > 0 else { return out }
-        for row in firstRow...lastRow {
-            for col in firstCol...lastCol {
-                let tile: RGBAImage
-                do {
-                    tile = try decoder.decode(try jpegStream(level: level, column: col, row: row), width: l.tileWidth, height: l.tileHeight)
-                } catch let e as SlideError {
-                    throw e
-                } catch {
-                    throw .openslideFailed(path: l.path, message: "frame \(col),\(row) of level \(level): \(error)")
-                }
-                let tx0 = col * l.tileWidth, ty0 = row * l.tileHeight
-                let x0 = max(tx0, lx), x1 = min(tx0 + l.tileWidth, lx + width, l.width)
-                let y0 = max(ty0, ly), y1 = min(ty0 + l.tileHeight, ly + height, l.height)
-                guard x0 < x1, y0 < y1 else { continue }
-                tile.pixels.withUnsafeBufferPointer { src in
-                    out.pixels.withUnsafeMutableBufferPointer { dst in
-                        for yy in y0..<y1 {
-                            let s = ((yy - ty0) * l.tileWidth + (x0 - tx0)) * 4
-                            let d = ((yy - ly) * width + (x0 - lx)) * 4
-                            dst.baseAddress!.advanced(by: d).update(from: src.baseAddress!.advanced(by: s), count: (x1 - x0) * 4)
-                        }
-                    }
-                }
+        let layout = TileLayout(width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight)
+        return try composeRegion(layout, lx: lx, ly: ly, width: width, height: height) { (c, r) throws(SlideError) in
+            let stream = try jpegStream(level: level, column: c, row: r)
+            do {
+                return try decoder.decode(stream, width: l.tileWidth, height: l.tileHeight)
+            } catch {
+                throw .openslideFailed(path: l.path, message: "frame \(c),\(r) of level \(level): \(error)")
             }
         }
-        return out
     }
 }
 

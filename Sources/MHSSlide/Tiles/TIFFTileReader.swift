@@ -18,6 +18,54 @@ public protocol DirectTiles: Sendable {
     func jpegStream(level: Int, column: Int, row: Int) throws(SlideError) -> [UInt8]
 }
 
+/// The shape of one level's tile grid.
+struct TileLayout {
+    var width: Int
+    var height: Int
+    var tileWidth: Int
+    var tileHeight: Int
+    var tilesAcross: Int { (width + tileWidth - 1) / tileWidth }
+    var tilesDown: Int { (height + tileHeight - 1) / tileHeight }
+}
+
+/// Assembles a region of a level (`lx`, `ly` in level pixels) from its decoded tiles, the
+/// way OpenSlide paints it: transparent outside the level. A region that is exactly one
+/// whole tile is returned as decoded, without a copy.
+func composeRegion(
+    _ layout: TileLayout, lx: Int, ly: Int, width: Int, height: Int, decode: (_ column: Int, _ row: Int) throws(SlideError) -> RGBAImage
+) throws(SlideError) -> RGBAImage {
+    let l = layout
+    if lx >= 0, ly >= 0, lx % l.tileWidth == 0, ly % l.tileHeight == 0, width == l.tileWidth, height == l.tileHeight,
+        lx + width <= l.width, ly + height <= l.height
+    {
+        return try decode(lx / l.tileWidth, ly / l.tileHeight)
+    }
+    var out = RGBAImage(width: width, height: height, fill: RGBA(0, 0, 0, 0))
+    let firstCol = max(0, lx / l.tileWidth), lastCol = min(l.tilesAcross - 1, (lx + width - 1) / l.tileWidth)
+    let firstRow = max(0, ly / l.tileHeight), lastRow = min(l.tilesDown - 1, (ly + height - 1) / l.tileHeight)
+    guard firstCol <= lastCol, firstRow <= lastRow, lx + width > 0, ly + height > 0 else { return out }
+    for row in firstRow...lastRow {
+        for col in firstCol...lastCol {
+            let tile = try decode(col, row)
+            // Copy the part of the tile inside both the region and the level.
+            let tx0 = col * l.tileWidth, ty0 = row * l.tileHeight
+            let x0 = max(tx0, lx), x1 = min(tx0 + l.tileWidth, lx + width, l.width)
+            let y0 = max(ty0, ly), y1 = min(ty0 + l.tileHeight, ly + height, l.height)
+            guard x0 < x1, y0 < y1 else { continue }
+            tile.pixels.withUnsafeBufferPointer { src in
+                out.pixels.withUnsafeMutableBufferPointer { dst in
+                    for yy in y0..<y1 {
+                        let s = ((yy - ty0) * l.tileWidth + (x0 - tx0)) * 4
+                        let d = ((yy - ly) * width + (x0 - lx)) * 4
+                        dst.baseAddress!.advanced(by: d).update(from: src.baseAddress!.advanced(by: s), count: (x1 - x0) * 4)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// One tiled, JPEG-compressed TIFF directory (a pyramid level) as stored in the file.
 struct TIFFLevel: Sendable {
     var width: Int
@@ -92,36 +140,10 @@ public final class TIFFTileReader: DirectTiles {
         let ly = Int((Double(y) / downsample).rounded(.down))
         let decoder = try decoders.take()
         defer { decoders.give(decoder) }
-        // The common case of a patch grid aligned with the tiles: one whole tile, no copy.
-        if lx >= 0, ly >= 0, lx % l.tileWidth == 0, ly % l.tileHeight == 0, width == l.tileWidth, height == l.tileHeight,
-            lx + width <= l.width, ly + height <= l.height
-        {
-            return try decodeTile(level: level, column: lx / l.tileWidth, row: ly / l.tileHeight, decoder: decoder)
+        let layout = TileLayout(width: l.width, height: l.height, tileWidth: l.tileWidth, tileHeight: l.tileHeight)
+        return try composeRegion(layout, lx: lx, ly: ly, width: width, height: height) { (c, r) throws(SlideError) in
+            try decodeTile(level: level, column: c, row: r, decoder: decoder)
         }
-        var out = RGBAImage(width: width, height: height, fill: RGBA(0, 0, 0, 0))
-        let firstCol = max(0, lx / l.tileWidth), lastCol = min(l.tilesAcross - 1, (lx + width - 1) / l.tileWidth)
-        let firstRow = max(0, ly / l.tileHeight), lastRow = min(l.tilesDown - 1, (ly + height - 1) / l.tileHeight)
-        guard firstCol <= lastCol, firstRow <= lastRow, lx + width > 0, ly + height > 0 else { return out }
-        for row in firstRow...lastRow {
-            for col in firstCol...lastCol {
-                let tile = try decodeTile(level: level, column: col, row: row, decoder: decoder)
-                // Copy the part of the tile inside both the region and the level.
-                let tx0 = col * l.tileWidth, ty0 = row * l.tileHeight
-                let x0 = max(tx0, lx), x1 = min(tx0 + l.tileWidth, lx + width, l.width)
-                let y0 = max(ty0, ly), y1 = min(ty0 + l.tileHeight, ly + height, l.height)
-                guard x0 < x1, y0 < y1 else { continue }
-                tile.pixels.withUnsafeBufferPointer { src in
-                    out.pixels.withUnsafeMutableBufferPointer { dst in
-                        for yy in y0..<y1 {
-                            let s = ((yy - ty0) * l.tileWidth + (x0 - tx0)) * 4
-                            let d = ((yy - ly) * width + (x0 - lx)) * 4
-                            dst.baseAddress!.advanced(by: d).update(from: src.baseAddress!.advanced(by: s), count: (x1 - x0) * 4)
-                        }
-                    }
-                }
-            }
-        }
-        return out
     }
 
     /// Number of tiles across and down a level.
