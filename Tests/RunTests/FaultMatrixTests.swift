@@ -73,6 +73,15 @@ struct FaultMatrixTests {
         }
     }
 
+    @Test("a presigned URL expiring within 5 minutes is warned about, and still used")
+    func expiringSoon() async throws {
+        try await runWithFaults("expiring", urlTTL: 120) { r, emu, _ in
+            #expect(r.status == 0, "\(r.all)")
+            #expect(r.stdout.contains("WARNING: the presigned URL expires in 1"))
+            #expect(await resultPosts(emu).count == 1)
+        }
+    }
+
     @Test("(d) bad signature: exit 3 naming it")
     func d() async throws {
         try await runWithFaults("d", edit: { env in
