@@ -11,6 +11,13 @@ let syntheticSlide: String = {
     return path
 }()
 
+/// The same, as BigTIFF (64-bit offsets).
+let syntheticBigTIFF: String = {
+    let path = NSTemporaryDirectory() + "mhs-tests-synthetic-big-\(getpid()).svs"
+    if !FileManager.default.fileExists(atPath: path) { _ = try? SyntheticSlide.write(to: path, width: 1536, height: 1024, bigTIFF: true) }
+    return path
+}()
+
 @Suite("Direct JPEG tile path")
 struct DirectTileTests {
     @Test("JPEG TIFF slides and JPEG DICOM series get the direct path; others do not", arguments: [
@@ -25,10 +32,10 @@ struct DirectTileTests {
     }
 
     @Test("direct reads equal OpenSlide's read_region pixel for pixel", arguments: [
-        "CMU-1-Small-Region.svs", "openslide-small.svs", "synthetic", "wsi2dcm-test-jpeg.dcm", "camelyon-multiframe.dcm", "dicom-boxes/boxes_0.dcm",
+        "CMU-1-Small-Region.svs", "openslide-small.svs", "synthetic", "synthetic-bigtiff", "wsi2dcm-test-jpeg.dcm", "camelyon-multiframe.dcm", "dicom-boxes/boxes_0.dcm",
     ])
     func equality(_ name: String) throws {
-        let s = try Slide(path: name == "synthetic" ? syntheticSlide : slide(name))
+        let s = try Slide(path: name == "synthetic" ? syntheticSlide : name == "synthetic-bigtiff" ? syntheticBigTIFF : slide(name))
         let direct = try #require(s.directTiles)
         _ = direct
         var rng = SystemRandomNumberGenerator()

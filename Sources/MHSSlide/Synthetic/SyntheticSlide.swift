@@ -9,15 +9,15 @@ public enum SyntheticSlide {
     public static let mpp = 0.499
 
     /// Writes the slide to `path` (level 0 `width` x `height`, 256-pixel tiles, levels
-    /// halving down to about 512 pixels) and returns its size in bytes.
+    /// halving down to about 512 pixels; classic TIFF, or BigTIFF) and returns its size in bytes.
     @discardableResult
-    public static func write(to path: String, width: Int = 4096, height: Int = 3072, seed: UInt64 = 7) throws -> Int {
+    public static func write(to path: String, width: Int = 4096, height: Int = 3072, seed: UInt64 = 7, bigTIFF: Bool = false) throws -> Int {
         var levels: [(w: Int, h: Int, rgb: [UInt8])] = [(width, height, paint(width: width, height: height, seed: seed))]
         while max(levels.last!.w, levels.last!.h) > 700 {
             let l = levels.last!
             levels.append(halve(l.rgb, width: l.w, height: l.h))
         }
-        var tiff = TIFFBuilder()
+        var tiff = TIFFBuilder(bigTIFF: bigTIFF)
         let description =
             "Aperio Image Library v12.0.15 (mhs synthetic)\r\n\(width)x\(height) [0,0 \(width)x\(height)] (256x256) JPEG/YCbCr Q=85|AppMag = 20|MPP = \(mpp)|Filename = mhs-demo-slide|Title = synthetic H&E"
         let compressor = try JPEGCompressor()
@@ -183,17 +183,34 @@ final class JPEGCompressor {
     }
 }
 
-/// A minimal little-endian classic-TIFF writer for tiled, JPEG-compressed YCbCr levels.
+/// A minimal little-endian TIFF writer (classic or BigTIFF) for tiled, JPEG-compressed
+/// YCbCr levels.
 struct TIFFBuilder {
-    private var bytes: [UInt8] = [0x49, 0x49, 42, 0, 0, 0, 0, 0]
-    private var lastNextOffsetPosition = 4
+    let big: Bool
+    private var bytes: [UInt8]
+    private var lastNextOffsetPosition: Int
 
-    private mutating func u16(_ v: Int) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
-    private mutating func u32(_ v: Int) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24 & 0xFF)] }
-    private mutating func patch32(at position: Int, _ v: Int) {
-        for k in 0..<4 { bytes[position + k] = UInt8(v >> (8 * k) & 0xFF) }
+    init(bigTIFF: Bool = false) {
+        big = bigTIFF
+        bytes = bigTIFF ? [0x49, 0x49, 43, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] : [0x49, 0x49, 42, 0, 0, 0, 0, 0]
+        lastNextOffsetPosition = bigTIFF ? 8 : 4
+    }
+
+    private mutating func put(_ v: Int, _ size: Int) { for k in 0..<size { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
+    private mutating func patch(at position: Int, _ v: Int) {
+        for k in 0..<(big ? 8 : 4) { bytes[position + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) }
     }
     private mutating func align() { if bytes.count % 2 == 1 { bytes.append(0) } }
+
+    /// An IFD entry: the values, or raw bytes, of one TIFF type (2 ASCII, 3 SHORT, 4 LONG, 16 LONG8).
+    private struct Entry {
+        var tag: Int
+        var type: Int
+        var values: [Int]
+        var raw: [UInt8]? = nil
+        var size: Int { [2: 1, 3: 2, 4: 4, 16: 8][type]! }
+        var count: Int { raw?.count ?? values.count }
+    }
 
     mutating func addLevel(width: Int, height: Int, tiles: [[UInt8]], description: String?, reduced: Bool) {
         var offsets: [Int] = []
@@ -202,54 +219,44 @@ struct TIFFBuilder {
             offsets.append(bytes.count)
             bytes += t
         }
-        align()
-        let offsetsAt = bytes.count
-        for o in offsets { u32(o) }
-        let countsAt = bytes.count
-        for t in tiles { u32(t.count) }
-        let bitsAt = bytes.count
-        u16(8); u16(8); u16(8)
-        var descriptionAt = 0
-        var descriptionLength = 0
-        if let description {
-            align()
-            descriptionAt = bytes.count
-            let d = Array(description.utf8) + [0]
-            descriptionLength = d.count
-            bytes += d
-        }
-        align()
-        // (tag, type, count, value-or-offset); types: 3 SHORT, 4 LONG, 2 ASCII
-        var entries: [(Int, Int, Int, Int)] = [
-            (254, 4, 1, reduced ? 1 : 0), (256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, bitsAt), (259, 3, 1, 7),
-            (262, 3, 1, 6),
+        let offsetType = big ? 16 : 4
+        var entries = [
+            Entry(tag: 254, type: 4, values: [reduced ? 1 : 0]), Entry(tag: 256, type: 4, values: [width]),
+            Entry(tag: 257, type: 4, values: [height]), Entry(tag: 258, type: 3, values: [8, 8, 8]), Entry(tag: 259, type: 3, values: [7]),
+            Entry(tag: 262, type: 3, values: [6]),
         ]
-        if description != nil { entries.append((270, 2, descriptionLength, descriptionAt)) }
+        if let description { entries.append(Entry(tag: 270, type: 2, values: [], raw: Array(description.utf8) + [0])) }
         entries += [
-            (277, 3, 1, 3), (284, 3, 1, 1), (322, 4, 1, 256), (323, 4, 1, 256), (324, 4, tiles.count, offsetsAt),
-            (325, 4, tiles.count, countsAt), (530, 3, 2, 2 | 2 << 16),
+            Entry(tag: 277, type: 3, values: [3]), Entry(tag: 284, type: 3, values: [1]), Entry(tag: 322, type: 4, values: [256]),
+            Entry(tag: 323, type: 4, values: [256]), Entry(tag: 324, type: offsetType, values: offsets),
+            Entry(tag: 325, type: offsetType, values: tiles.map(\.count)), Entry(tag: 530, type: 3, values: [2, 2]),
         ]
-        if tiles.count == 1 {
-            // A single value fits in the entry itself.
-            entries[entries.firstIndex { $0.0 == 324 }!].3 = offsets[0]
-            entries[entries.firstIndex { $0.0 == 325 }!].3 = tiles[0].count
+        // Values too large for the entry go before the directory.
+        let room = big ? 8 : 4
+        var external: [Int: Int] = [:]
+        for (i, e) in entries.enumerated() where e.count * e.size > room {
+            align()
+            external[i] = bytes.count
+            if let raw = e.raw { bytes += raw } else { for v in e.values { put(v, e.size) } }
         }
+        align()
         let ifdAt = bytes.count
-        patch32(at: lastNextOffsetPosition, ifdAt)
-        u16(entries.count)
-        for (tag, type, count, value) in entries {
-            u16(tag)
-            u16(type)
-            u32(count)
-            if type == 3 && count == 1 {
-                u16(value)
-                u16(0)
+        patch(at: lastNextOffsetPosition, ifdAt)
+        put(entries.count, big ? 8 : 2)
+        for (i, e) in entries.enumerated() {
+            put(e.tag, 2)
+            put(e.type, 2)
+            put(e.count, big ? 8 : 4)
+            if let at = external[i] {
+                put(at, room)
             } else {
-                u32(value)
+                let start = bytes.count
+                if let raw = e.raw { bytes += raw } else { for v in e.values { put(v, e.size) } }
+                put(0, room - (bytes.count - start))
             }
         }
         lastNextOffsetPosition = bytes.count
-        u32(0)
+        put(0, room)
     }
 
     func finish() -> [UInt8] { bytes }
