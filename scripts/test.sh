@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export PATH="$PATH:$HOME/.local/bin:/usr/local/bin"  # where pip may have put hadolint
 hadolint Dockerfile
 swift build --build-tests
 swift test --skip-build --disable-xctest
