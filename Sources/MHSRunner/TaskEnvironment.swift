@@ -1,4 +1,5 @@
 import Foundation
+import MHSContract
 import MHSTransport
 
 /// Every problem with the task environment, named at once.
@@ -87,7 +88,7 @@ public struct TaskEnvironment: Sendable {
         let taskID = value("TASK_ID") ?? ""
         if taskID.isEmpty {
             problems.append("TASK_ID is missing")
-        } else if let n = Self.taskNumber(taskID) {
+        } else if let n = TaskID.number(taskID) {
             taskNumber = n
         } else {
             problems.append("TASK_ID '\(taskID)' is neither a task number nor base64 of task:<number>")
@@ -168,15 +169,5 @@ public struct TaskEnvironment: Sendable {
             }
         }
         return sawUnit && number.isEmpty ? total : nil
-    }
-
-    /// `185714`, or base64 of `task:185714`.
-    public static func taskNumber(_ raw: String) -> Int? {
-        if let n = Int(raw), n > 0 { return n }
-        let padded = raw + String(repeating: "=", count: (4 - raw.count % 4) % 4)
-        guard let data = Data(base64Encoded: padded), let text = String(data: data, encoding: .utf8), text.hasPrefix("task:"),
-            let n = Int(text.dropFirst(5)), n > 0
-        else { return nil }
-        return n
     }
 }

@@ -287,17 +287,10 @@ public struct Downloader: Sendable {
         var retryAfter: Double?
         if case .status(_, let after, _) = failure { retryAfter = after }
         let delay = options.retry.delay(beforeAttempt: attempt, retryAfter: retryAfter)
-        warn("download of \(what) failed (\(Self.describe(failure))); retry \(attempt - 1) of \(options.retry.maximumAttempts - 1) in \(String(format: "%.2f", delay)) s")
+        warn("download of \(what) failed (\(failure)); retry \(attempt - 1) of \(options.retry.maximumAttempts - 1) in \(String(format: "%.2f", delay)) s")
         do { try await Task.sleep(for: .seconds(delay)) } catch { throw .connection("cancelled") }
     }
 
-    static func describe(_ f: TransferFailure) -> String {
-        switch f {
-        case .connect(let why): "cannot connect: \(why)"
-        case .dropped(let why): "connection dropped: \(why)"
-        case .status(let code, _, _): "HTTP \(code)"
-        }
-    }
 
     static func finalError(_ f: TransferFailure) -> DownloadError {
         switch f {

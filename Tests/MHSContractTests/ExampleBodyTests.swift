@@ -67,3 +67,15 @@ struct ExampleBodyTests {
         #expect(wsd.contains("\"positivity_threshold\":0.5"))
     }
 }
+
+@Suite("Task ids")
+struct TaskIDTests {
+    @Test("both of the platform's spellings read as the same task; anything else does not")
+    func spellings() {
+        #expect(TaskID.number("185714") == 185_714)
+        #expect(TaskID.number("dGFzazoxODU3MTQ=") == 185_714)
+        #expect(TaskID.number("dGFzazoxODU3MTQ") == 185_714)  // padding dropped
+        #expect(TaskID.encoded(185_714) == "dGFzazoxODU3MTQ=")
+        for bad in ["", "0", "-3", "abc", "dGFzazp4", "Y2FzZToxMg=="] { #expect(TaskID.number(bad) == nil, "\(bad)") }
+    }
+}

@@ -25,28 +25,43 @@ public struct StainHeatmapClassifier: Classifier {
         context.logger.info(
             "stain: \(stream.cells.count) tissue patches of \(grid.count) (tissue \(Int(mask.tissueFraction * 100))% of the slide), level \(grid.level)")
 
-        var densities: [(patch: Patch, h: Double)] = []
+        // Keep each patch's place and value, never its pixels (memory stays flat).
+        var densities: [Density] = []
+        var lastSaved = ContinuousClock.now
         for try await batch in stream.batches(of: 32) {
-            for patch in batch { densities.append((patch, Self.meanHaematoxylin(patch))) }
-            context.partial.save(try results(densities, context: context, mask: mask))
+            for p in batch { densities.append(Density(x: Double(p.x), y: Double(p.y), extent: p.extent, h: Self.meanHaematoxylin(p))) }
+            // Keep what is known in case time runs out, but not after every batch: building
+            // the results is linear in the patches so far.
+            if ContinuousClock.now - lastSaved > .seconds(10) {
+                context.partial.save(try results(densities, context: context, mask: mask))
+                lastSaved = .now
+            }
         }
         return try results(densities, context: context, mask: mask)
     }
 
-    private func results(_ densities: [(patch: Patch, h: Double)], context: ClassifierContext, mask: TissueMask) throws -> ResultsBody {
+    /// One tissue patch's place (level-0) and mean haematoxylin OD.
+    struct Density {
+        var x: Double
+        var y: Double
+        var extent: Double
+        var h: Double
+    }
+
+    private func results(_ densities: [Density], context: ClassifierContext, mask: TissueMask) throws -> ResultsBody {
         let values = densities.map(\.h)
         let low = values.min() ?? 0, high = values.max() ?? 1
         var contours: [HeatmapContour] = []
-        for (p, h) in densities {
-            let x = Double(p.x), y = Double(p.y), e = p.extent
-            let t = high > low ? (h - low) / (high - low) : 0.5
+        for d in densities {
+            let (x, y, e) = (d.x, d.y, d.extent)
+            let t = high > low ? (d.h - low) / (high - low) : 0.5
             contours.append(HeatmapContour(outline: [Position(x, y), Position(x + e, y), Position(x + e, y + e), Position(x, y + e)], color: .ramp(t)))
         }
         var features: [Feature] = []
         if !contours.isEmpty { features.append(try .heatmap(contours, annotationType: "Haematoxylin density")) }
         let sorted = densities.sorted { $0.h > $1.h }
         let dense = try sorted.prefix(max(1, densities.count / 10)).map { d in
-            try Feature.box(x: Double(d.patch.x), y: Double(d.patch.y), width: d.patch.extent, height: d.patch.extent, annotationType: "Dense nuclei",
+            try Feature.box(x: d.x, y: d.y, width: d.extent, height: d.extent, annotationType: "Dense nuclei",
                             properties: ["haematoxylin_od": .double((d.h * 1000).rounded() / 1000)])
         }
         let mean = values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
@@ -87,9 +102,11 @@ public struct StainHeatmapClassifier: Classifier {
     }()
 
     /// Mean haematoxylin concentration (OD units) over the patch's opaque pixels.
+    /// Optical density of each 8-bit intensity.
+    static let opticalDensity: [Double] = (0..<256).map { -log10(max(Double($0), 1) / 255) }
+
     static func meanHaematoxylin(_ patch: Patch) -> Double {
-        var lut = [Double](repeating: 0, count: 256)
-        for i in 0..<256 { lut[i] = -log10(max(Double(i), 1) / 255) }
+        let lut = opticalDensity
         let (a, b, c) = haematoxylinRow
         var sum = 0.0
         var n = 0

@@ -35,7 +35,7 @@ public struct EmulatedTask: Sendable {
     public let caseId: Int
     public let scans: [EmulatedScan]
     /// `TASK_ID` as the platform hands it over: base64 of `task:<n>`.
-    public var taskID: String { Data("task:\(number)".utf8).base64EncodedString() }
+    public var taskID: String { TaskID.encoded(number) }
 }
 
 /// An evaluation appended by a results POST, as `case_evaluations` returns it.

@@ -46,12 +46,15 @@ enum ScanCatalog {
                 zip = zipPath
                 served = largest(files) ?? spec.path
                 slideFile = served
-            } else if isZip(spec.path), let files = try? unpack(spec.path, into: "\(workDirectory)/scan-\(scanId)") {
+            } else if SlideFormat.sniff(path: spec.path) == .zip,
+                let files = try? SeriesArchive.extract(spec.path, into: "\(workDirectory)/scan-\(scanId)")
+            {
                 zip = spec.path
                 served = largest(files) ?? spec.path
                 slideFile = served
             }
-            // A zip that cannot be unpacked is served as it is, like any other bad input.
+            // A zip that cannot be unpacked safely is served as it is, like any other bad input
+            // (the container then meets it at SCAN_URL).
             var size: SlideSize?
             var readable = false
             var detail: String
@@ -73,28 +76,6 @@ enum ScanCatalog {
             tasks.append(EmulatedTask(number: firstTaskNumber + i, caseId: firstCaseNumber + i, scans: [scan]))
         }
         return Prepared(tasks: tasks, slides: slides)
-    }
-
-    /// Unpacks a DICOM series zip flat into `folder` (entry names reduced to their last
-    /// component) and returns the files.
-    static func unpack(_ zipPath: String, into folder: String) throws -> [String] {
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: folder)
-        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let archive = try Archive(url: URL(fileURLWithPath: zipPath), accessMode: .read)
-        for entry in archive where entry.type == .file {
-            let name = URL(fileURLWithPath: entry.path).lastPathComponent
-            guard !name.isEmpty, name != ".", name != ".." else { continue }
-            _ = try archive.extract(entry, to: URL(fileURLWithPath: "\(folder)/\(name)"))
-        }
-        return try seriesFiles(in: folder)
-    }
-
-    static func isZip(_ path: String) -> Bool {
-        guard let f = fopen(path, "rb") else { return false }
-        defer { fclose(f) }
-        var magic = [UInt8](repeating: 0, count: 4)
-        return fread(&magic, 1, 4, f) == 4 && magic == [0x50, 0x4B, 0x03, 0x04]
     }
 
     static func seriesFiles(in folder: String) throws -> [String] {

@@ -27,16 +27,6 @@ struct APIRoutes {
         json(status, ["error": .string(message)])
     }
 
-    /// Reads `task_id` in either of the platform's spellings: `185714` or base64 of `task:185714`.
-    static func taskNumber(_ raw: String) -> Int? {
-        if let n = Int(raw) { return n }
-        let padded = raw + String(repeating: "=", count: (4 - raw.count % 4) % 4)
-        guard let data = Data(base64Encoded: padded), let text = String(data: data, encoding: .utf8), text.hasPrefix("task:") else {
-            return nil
-        }
-        return Int(text.dropFirst(5))
-    }
-
     /// The outcome of checking a request's bearer token against the task in its path.
     enum Authorization {
         case task(EmulatedTask)
@@ -55,7 +45,7 @@ struct APIRoutes {
             return .refused(Self.error(.unauthorized, error.description))
         }
         let raw = context.parameters.get("task") ?? ""
-        guard let number = Self.taskNumber(raw), let task = emulator.task(number: number) else {
+        guard let number = TaskID.number(raw), let task = emulator.task(number: number) else {
             return .refused(Self.error(.notFound, "no task \(raw)"))
         }
         guard claims.tasks.contains(number) else {

@@ -35,6 +35,8 @@ public struct PatchStream: AsyncSequence, Sendable {
     public let concurrency: Int
     /// Patches a worker gathers before handing them over (fewer task switches).
     public let handoff: Int
+    /// The cells that will be read, in row order, with their tissue share (worked out once).
+    public let cells: [(column: Int, row: Int, tissue: Double?)]
 
     /// - Parameters:
     ///   - mask: with `minimumTissueFraction` > 0, patches with less tissue are skipped.
@@ -44,16 +46,7 @@ public struct PatchStream: AsyncSequence, Sendable {
         concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, handoff: Int = 1
     ) {
         self.handoff = Swift.max(1, handoff)
-        self.slide = slide
-        self.grid = grid
-        self.mask = mask
-        self.minimumTissueFraction = minimumTissueFraction
-        self.concurrency = Swift.max(1, concurrency)
-    }
-
-    /// The cells that will be read, in row order, with their tissue share.
-    public var cells: [(column: Int, row: Int, tissue: Double?)] {
-        var cells: [(Int, Int, Double?)] = []
+        var cells: [(column: Int, row: Int, tissue: Double?)] = []
         cells.reserveCapacity(grid.count)
         for row in 0..<grid.rows {
             for column in 0..<grid.columns {
@@ -63,7 +56,12 @@ public struct PatchStream: AsyncSequence, Sendable {
                 cells.append((column, row, t))
             }
         }
-        return cells.map { (column: $0.0, row: $0.1, tissue: $0.2) }
+        self.cells = cells
+        self.slide = slide
+        self.grid = grid
+        self.mask = mask
+        self.minimumTissueFraction = minimumTissueFraction
+        self.concurrency = Swift.max(1, concurrency)
     }
 
     /// Reads one cell.

@@ -31,13 +31,21 @@ public struct RetryPolicy: Sendable {
 }
 
 /// What went wrong with one HTTP exchange, as far as retrying is concerned.
-public enum TransferFailure: Error, Sendable, Equatable {
+public enum TransferFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// The connection could not be made: nothing reached the server.
     case connect(String)
     /// The connection dropped, timed out, or the body came short after the request went out.
     case dropped(String)
     /// The server answered with this status.
     case status(Int, retryAfter: Double?, body: String)
+
+    public var description: String {
+        switch self {
+        case .connect(let why): "cannot connect: \(why)"
+        case .dropped(let why): "connection lost: \(why)"
+        case .status(let code, _, let body): body.isEmpty ? "HTTP \(code)" : "HTTP \(code) \(body.prefix(200))"
+        }
+    }
 
     /// For downloads: is another try worth it? (403 and 404 are final; resets, timeouts,
     /// 5xx and 429 are not.)

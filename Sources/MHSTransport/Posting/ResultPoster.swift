@@ -58,19 +58,19 @@ public struct ResultPoster: Sendable {
                 log("the platform answered 401: exchanging the API key for a new token, once")
                 do { token = try await api.bearer(for: credentials) } catch { throw .refused("the token could not be refreshed: \(error)") }
             case .retry(let delay):
-                log("posting attempt \(attempt) was not applied (\(Self.describe(failure))); retrying in \(String(format: "%.1f", delay)) s")
+                log("posting attempt \(attempt) was not applied (\(failure)); retrying in \(String(format: "%.1f", delay)) s")
                 try? await Task.sleep(for: .seconds(delay))
             case .checkEvaluations:
-                log("posting attempt \(attempt) lost its answer (\(Self.describe(failure))); asking case_evaluations whether it was applied")
+                log("posting attempt \(attempt) lost its answer (\(failure)); asking case_evaluations whether it was applied")
                 switch await api.evaluationCount(taskID: taskID, taskNumber: taskNumber, token: token) {
                 case .success(let n) where n > 0:
                     log("case_evaluations lists \(n) evaluation(s) of this task: the results were applied; not posting again")
                     return .confirmedApplied(attempts: attempt)
                 case .success:
-                    guard attempt < policy.maximumAttempts else { throw .refused("the POST kept failing: \(Self.describe(failure))") }
+                    guard attempt < policy.maximumAttempts else { throw .refused("the POST kept failing: \(failure)") }
                     log("case_evaluations lists none: the POST was not applied; posting again")
                 case .failure(let lookup):
-                    throw .undetermined("the POST's answer was lost (\(Self.describe(failure))) and case_evaluations failed (\(Self.describe(lookup)))")
+                    throw .undetermined("the POST's answer was lost (\(failure)) and case_evaluations failed (\(lookup))")
                 }
             case .stop(let reason):
                 throw .refused(reason)
@@ -78,11 +78,4 @@ public struct ResultPoster: Sendable {
         }
     }
 
-    static func describe(_ f: TransferFailure) -> String {
-        switch f {
-        case .connect(let why): "cannot connect: \(why)"
-        case .dropped(let why): "connection lost: \(why)"
-        case .status(let code, _, let body): "HTTP \(code) \(body.prefix(200))"
-        }
-    }
 }
