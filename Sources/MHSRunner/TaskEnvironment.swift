@@ -1,4 +1,5 @@
 import Foundation
+import MHSGPU
 import MHSContract
 import MHSTransport
 
@@ -39,6 +40,8 @@ public struct TaskEnvironment: Sendable {
     public var downloadConnections: Int?
     /// `MHS_DOWNLOAD_PART_MB`, when set.
     public var downloadPartMB: Int?
+    /// `MHS_INFERENCE_DEVICE`: `auto` (default), `cpu` or `cuda`.
+    public var inferenceDevice: ComputeDevice = .auto
 
     /// Values that must never be printed.
     public var secrets: [String] {
@@ -137,13 +140,19 @@ public struct TaskEnvironment: Sendable {
         }
         let connections = count("MHS_DOWNLOAD_CONNECTIONS", 1...64)
         let partMB = count("MHS_DOWNLOAD_PART_MB", 1...1024)
+        var device = ComputeDevice.auto
+        if let d = value("MHS_INFERENCE_DEVICE") {
+            if let v = ComputeDevice(rawValue: d.lowercased()) { device = v } else {
+                problems.append("MHS_INFERENCE_DEVICE '\(d)' must be auto, cpu or cuda")
+            }
+        }
 
         guard problems.isEmpty, let scanURL, let credentials else { throw ConfigurationError(problems: problems) }
         return TaskEnvironment(
             apiBaseURL: base, taskID: taskID, taskNumber: taskNumber, scanID: scanID, scanURL: scanURL, scanZipURL: zipURL,
             credentials: credentials, debugUploadURL: debugURL, outputDirectory: value("MHS_OUTPUT_DIR") ?? "/output",
             workDirectory: value("MHS_WORK_DIR") ?? "/tmp", classifierName: value("MHS_CLASSIFIER"), deadline: deadline,
-            postMargin: min(margin, deadline / 2), downloadConnections: connections, downloadPartMB: partMB)
+            postMargin: min(margin, deadline / 2), downloadConnections: connections, downloadPartMB: partMB, inferenceDevice: device)
     }
 
     /// `90m`, `45m`, `30s`, `2h`, `1h30m` or plain seconds, in seconds.

@@ -52,6 +52,7 @@ public struct TaskRunner: Sendable {
         /// Encoded results, once the classifier returned them.
         var results: [UInt8]?
         let partial = PartialResults()
+        let metrics = ClassifierMetrics()
         private let progress = Mutex((stage: "start", posting: false))
 
         var currentStage: String { progress.withLock { $0.stage } }
@@ -152,9 +153,14 @@ public struct TaskRunner: Sendable {
     // MARK: The stages
 
     private func stages(_ record: Record) async throws {
-        let gpu = CUDAProbe.probe()
+        let gpu = CUDAProbe.probe(environment: environment)
         console.say(gpu.description)
         record.facts["gpu"] = .string(gpu.description)
+        if gpu.isAvailable {
+            let check = GPUCheck.summary(status: gpu, environment: environment)
+            console.say(check)
+            record.facts["gpu_check"] = .string(check)
+        }
 
         let env: TaskEnvironment
         do {
@@ -221,12 +227,14 @@ public struct TaskRunner: Sendable {
         console.say("Processing image: \(URL(fileURLWithPath: slidePath).lastPathComponent) with classifier \(classifier.name)")
         let context = ClassifierContext(
             taskID: env.taskID, taskNumber: env.taskNumber, scanID: env.scanID, outputDirectory: env.outputDirectory,
-            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"), partial: record.partial)
+            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"), partial: record.partial, gpu: gpu,
+            device: env.inferenceDevice, metrics: record.metrics)
         let body: ResultsBody = try await time(record, "classify") {
             do {
                 let b = try await classifier.classify(slide, context: context)
                 let count = b.scanResults.reduce(0) { $0 + ($1.geojson?.features.count ?? 0) }
                 console.say("Generated \(count) annotations")
+                for (key, value) in record.metrics.facts { record.facts[key] = value }
                 record.facts["annotations"] = .int(Int64(count))
                 return (b, "\(count) annotations")
             } catch is CancellationError {

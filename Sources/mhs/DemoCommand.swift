@@ -13,7 +13,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run a whole task against the embedded emulator, on a generated slide (or --slide).",
         discussion: """
             Starts the local Techcyte in this process, generates a synthetic H&E slide (unless \
-            --slide is given), runs `mhs run`'s task runner with the template classifier against it, \
+            --slide is given), runs `mhs run`'s task runner with the template classifier (or \
+            --classifier) against it, \
             and prints where result.png, results.json and the emulator page are.
             """
     )
@@ -27,7 +28,13 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Keep the emulator (and its page) running until Ctrl-C.")
     var serve = false
 
+    @Option(help: "The classifier to run: template (default), nuclei, stain.")
+    var classifier: String = "template"
+
     func run() async throws {
+        guard let chosen = ClassifierRegistry.named(classifier) else {
+            throw ValidationError("unknown classifier '\(classifier)' (known: \(ClassifierRegistry.all.keys.sorted().joined(separator: ", ")))")
+        }
         let outputDir = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         var slidePath = slide ?? outputDir + "/demo-slide.svs"
@@ -49,8 +56,11 @@ struct DemoCommand: AsyncParsableCommand {
             var env = Dictionary(uniqueKeysWithValues: emulator.environment().map { ($0.name, $0.value) })
             env["MHS_OUTPUT_DIR"] = outputDir
             env["MHS_WORK_DIR"] = outputDir + "/work"
-            printFlushed("Running the task as the container would (mhs run, template classifier):\n")
-            let status = await TaskRunner(environment: env, classifier: TemplateClassifier(), console: Console()).run()
+            for key in ["MHS_INFERENCE_DEVICE", "MHS_NUCLEI_OVERLAP", "MHS_CUDA_LIB", "MHS_CUBLAS_LIB", "MHS_ONNXRUNTIME_LIB"] {
+                if let v = ProcessInfo.processInfo.environment[key] { env[key] = v }
+            }
+            printFlushed("Running the task as the container would (mhs run, \(chosen.name) classifier):\n")
+            let status = await TaskRunner(environment: env, classifier: chosen, console: Console()).run()
             let summary = await emulator.summary()
             let scan = emulator.tasks[0].scans[0].id
             printFlushed("""

@@ -24,6 +24,21 @@ struct PatchStreamTests {
         #expect(byLevel.level == 1 && byLevel.columns == 39 && byLevel.rows == 29)
     }
 
+    @Test("coverEdges adds a last column and row flush with the slide's edges, and only when a strip is left")
+    func coverEdges() throws {
+        // 40000 px at level 0, patches of 256 stepping 224: 178 regular columns end at 39904.
+        let plain = try PatchGrid(levels: levels, mpp: nil, path: "s", patchSize: 256, stride: 224, resolution: .level(0))
+        let covered = try PatchGrid(levels: levels, mpp: nil, path: "s", patchSize: 256, stride: 224, resolution: .level(0), coverEdges: true)
+        #expect(plain.columns == 178 && covered.columns == 179 && covered.rows == plain.rows + 1)
+        #expect(plain.origin(column: 177, row: 0).x + 256 == 39904)
+        #expect(covered.origin(column: 178, row: 0).x == 40000 - 256 && covered.origin(column: 0, row: covered.rows - 1).y == 30000 - 256)
+        #expect(covered.origin(column: 177, row: 3) == plain.origin(column: 177, row: 3))
+        // A slide the regular grid already fills gets nothing extra.
+        let exact = [SlideLevel(width: 256 + 224 * 9, height: 256, downsample: 1)]
+        let e = try PatchGrid(levels: exact, mpp: nil, path: "s", patchSize: 256, stride: 224, resolution: .level(0), coverEdges: true)
+        #expect(e.columns == 10 && e.rows == 1)
+    }
+
     @Test("a target MPP on a slide without MPP is a clear error; a level is not")
     func missingMPP() throws {
         let s = try Slide(path: slide("tcga-cr-7395-01a-01-ts1.svs"))

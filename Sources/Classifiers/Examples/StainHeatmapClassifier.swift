@@ -53,9 +53,8 @@ public struct StainHeatmapClassifier: Classifier {
         let low = values.min() ?? 0, high = values.max() ?? 1
         var contours: [HeatmapContour] = []
         for d in densities {
-            let (x, y, e) = (d.x, d.y, d.extent)
             let t = high > low ? (d.h - low) / (high - low) : 0.5
-            contours.append(HeatmapContour(outline: [Position(x, y), Position(x + e, y), Position(x + e, y + e), Position(x, y + e)], color: .ramp(t)))
+            contours.append(.box(x: d.x, y: d.y, width: d.extent, height: d.extent, color: .ramp(t)))
         }
         var features: [Feature] = []
         if !contours.isEmpty { features.append(try .heatmap(contours, annotationType: "Haematoxylin density")) }

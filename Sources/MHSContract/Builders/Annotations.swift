@@ -45,6 +45,11 @@ public struct HeatmapContour: Sendable, Hashable {
         self.outline = outline
         self.color = color
     }
+
+    /// A rectangular contour (a patch of a patch grid), in level-0 pixels.
+    public static func box(x: Double, y: Double, width: Double, height: Double, color: HexColor) -> HeatmapContour {
+        HeatmapContour(outline: [Position(x, y), Position(x + width, y), Position(x + width, y + height), Position(x, y + height)], color: color)
+    }
 }
 
 extension Feature {

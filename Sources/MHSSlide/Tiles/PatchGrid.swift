@@ -24,6 +24,8 @@ public enum PatchGridError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// A regular grid of square patches over a slide at one resolution, WSInfer-style: patches
 /// lie wholly inside the slide, `stride` apart (less than `patchSize` overlaps them).
+/// With `coverEdges`, a last column and row are added flush with the slide's right and
+/// bottom edges (overlapping their neighbours more), so every pixel is in some patch.
 ///
 /// The pyramid level read is the smallest one at least as sharp as the target; when its
 /// resolution differs from the target by more than 1%, each patch is read larger and
@@ -41,6 +43,11 @@ public struct PatchGrid: Sendable, Equatable {
     public let targetDownsample: Double
     public let columns: Int
     public let rows: Int
+    /// Whether the last column and row sit flush with the slide's edges.
+    public let coversEdges: Bool
+    /// Level-0 size of the slide.
+    public let slideWidth: Int
+    public let slideHeight: Int
 
     /// Level pixels read per output pixel (1 when the level matches the target).
     public var readScale: Double { targetDownsample / levelDownsample }
@@ -51,7 +58,8 @@ public struct PatchGrid: Sendable, Equatable {
     public var count: Int { columns * rows }
 
     public init(
-        levels: [SlideLevel], mpp: Double?, path: String, patchSize: Int, stride: Int? = nil, resolution: PatchResolution
+        levels: [SlideLevel], mpp: Double?, path: String, patchSize: Int, stride: Int? = nil, resolution: PatchResolution,
+        coverEdges: Bool = false
     ) throws(PatchGridError) {
         guard patchSize > 0 else { throw .invalid("patch size must be positive") }
         let stride = stride ?? patchSize
@@ -75,18 +83,44 @@ public struct PatchGrid: Sendable, Equatable {
         }
         let extent = Double(patchSize) * targetDownsample
         let step = Double(stride) * targetDownsample
-        func fit(_ size: Int) -> Int { Double(size) < extent ? 0 : Int(((Double(size) - extent) / step).rounded(.down)) + 1 }
+        let td = targetDownsample
+        func fit(_ size: Int) -> Int {
+            guard Double(size) >= extent else { return 0 }
+            let regular = Int(((Double(size) - extent) / step).rounded(.down)) + 1
+            // One more, flush with the edge, when the regular ones leave an output pixel or more.
+            let last = PatchGrid.lastOffset(size: size, patchSize: patchSize, targetDownsample: td)
+            return coverEdges && last > (regular - 1) * stride ? regular + 1 : regular
+        }
+        coversEdges = coverEdges
+        slideWidth = levels[0].width
+        slideHeight = levels[0].height
         columns = fit(levels[0].width)
         rows = fit(levels[0].height)
     }
 
     /// A slide's grid.
-    public init(slide: Slide, patchSize: Int, stride: Int? = nil, resolution: PatchResolution) throws(PatchGridError) {
-        try self.init(levels: slide.levels, mpp: slide.mpp?.x, path: slide.path, patchSize: patchSize, stride: stride, resolution: resolution)
+    public init(
+        slide: Slide, patchSize: Int, stride: Int? = nil, resolution: PatchResolution, coverEdges: Bool = false
+    ) throws(PatchGridError) {
+        try self.init(
+            levels: slide.levels, mpp: slide.mpp?.x, path: slide.path, patchSize: patchSize, stride: stride, resolution: resolution,
+            coverEdges: coverEdges)
     }
 
-    /// Level-0 origin of a patch.
+    /// Level-0 origin of a patch. Origins are whole output pixels apart (the edge patches
+    /// too, which end within one output pixel of the slide's edge), so the pixels of
+    /// overlapping patches line up.
     public func origin(column: Int, row: Int) -> (x: Int, y: Int) {
-        (Int((Double(column * stride) * targetDownsample).rounded()), Int((Double(row * stride) * targetDownsample).rounded()))
+        func place(_ index: Int, _ size: Int) -> Int {
+            var offset = index * stride
+            if coversEdges { offset = min(offset, Self.lastOffset(size: size, patchSize: patchSize, targetDownsample: targetDownsample)) }
+            return Int((Double(offset) * targetDownsample).rounded())
+        }
+        return (place(column, slideWidth), place(row, slideHeight))
+    }
+
+    /// The largest whole-output-pixel offset at which a patch still fits in `size` level-0 pixels.
+    static func lastOffset(size: Int, patchSize: Int, targetDownsample: Double) -> Int {
+        max(0, Int((Double(size) / targetDownsample - Double(patchSize)).rounded(.down)))
     }
 }

@@ -37,6 +37,19 @@ public struct PatchStream: AsyncSequence, Sendable {
     public let handoff: Int
     /// The cells that will be read, in row order, with their tissue share (worked out once).
     public let cells: [(column: Int, row: Int, tissue: Double?)]
+    /// Time spent reading (decoding, resampling), summed over the workers.
+    public let statistics = ReadStatistics()
+
+    /// Busy time of the readers, for utilisation reports.
+    public final class ReadStatistics: Sendable {
+        private let state = Mutex((busy: Duration.zero, patches: 0))
+        public init() {}
+        func add(_ d: Duration) { state.withLock { $0.busy += d; $0.patches += 1 } }
+        /// Reading time summed over all workers.
+        public var busy: Duration { state.withLock { $0.busy } }
+        /// Patches read.
+        public var patches: Int { state.withLock { $0.patches } }
+    }
 
     /// - Parameters:
     ///   - mask: with `minimumTissueFraction` > 0, patches with less tissue are skipped.
@@ -66,6 +79,8 @@ public struct PatchStream: AsyncSequence, Sendable {
 
     /// Reads one cell.
     public func read(column: Int, row: Int, tissue: Double? = nil) throws(SlideError) -> Patch {
+        let start = ContinuousClock.now
+        defer { statistics.add(ContinuousClock.now - start) }
         let o = grid.origin(column: column, row: row)
         let side = grid.resamples ? Int((Double(grid.patchSize) * grid.readScale).rounded(.up)) : grid.patchSize
         let (image, path) = try slide.read(x: o.x, y: o.y, level: grid.level, width: side, height: side)
