@@ -10,8 +10,9 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run one Model Hosting Service task from the environment (the container entrypoint).",
         discussion: """
             Reads HOST, TASK_ID, SCAN_ID, SCAN_URL, SCAN_URL_ZIP, JWT_TOKEN or API_KEY_ID/API_KEY_SECRET, \
-            DEBUG_FILE_UPLOAD_URL, MHS_OUTPUT_DIR (default /output), MHS_WORK_DIR (default /tmp) and \
-            MHS_CLASSIFIER (default template). Downloads the scan, runs the classifier, validates, \
+            DEBUG_FILE_UPLOAD_URL, MHS_OUTPUT_DIR (default /output), MHS_WORK_DIR (default /tmp), \
+            MHS_CLASSIFIER (default template; also nuclei, stain) and MHS_INFERENCE_DEVICE (auto, cpu or \
+            cuda). Downloads the scan, runs the classifier, validates, \
             writes results.json and result.png, posts once, uploads the debug bundle.
             Exit status: 0 posted, 2 configuration, 3 download, 4 slide unreadable or unsupported, \
             5 classifier failed, 6 results invalid, 7 posting failed, 8 deadline, 130/143 interrupted.
