@@ -35,6 +35,9 @@ let package = Package(
         ),
         // libspng (Debian's libspng-dev) for PNG encoding.
         .systemLibrary(name: "CSpng", pkgConfig: "spng", providers: [.apt(["libspng-dev"])]),
+        // dlopen and the search for a run-time library (a variable, Python wheels, sonames),
+        // shared by OpenSlide, the CUDA driver, cuBLAS and ONNX Runtime.
+        .target(name: "MHSDynamicLibrary"),
         // Secret redaction for logs, errors, records and files.
         .target(name: "MHSSecrets"),
         // RGBA rasters, drawing, PNG encoding.
@@ -46,19 +49,18 @@ let package = Package(
         .target(
             name: "MHSSlide",
             dependencies: [
-                "MHSImaging", "CTurboJPEG",
+                "MHSImaging", "CTurboJPEG", "MHSDynamicLibrary",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),
-        // The GPU through dlopen: CUDA driver probe, cuBLAS, the SGEMM check (`mhs gpu`),
-        // and the run-time library search shared with inference.
-        .target(name: "MHSGPU"),
+        // The GPU through dlopen: CUDA driver probe, cuBLAS, the SGEMM check (`mhs gpu`).
+        .target(name: "MHSGPU", dependencies: ["MHSDynamicLibrary"]),
         // ONNX Runtime through dlopen: sessions on the CPU or CUDA, float tensors, and the
         // producer/consumer overlap of preprocessing with inference.
         .target(
             name: "MHSInference",
-            dependencies: ["MHSGPU", .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")]
+            dependencies: ["MHSGPU", "MHSDynamicLibrary", .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")]
         ),
         // HTTP: slide downloads and the Techcyte API (AsyncHTTPClient).
         .target(

@@ -1,7 +1,9 @@
+import MHSDynamicLibrary
+
 /// cuBLAS, found at run time: `MHS_CUBLAS_LIB`, the `nvidia-cublas` Python package's copy
 /// (CUDA 13 wheels keep it in `nvidia/cu13/lib`, CUDA 12 ones in `nvidia/cublas/lib`), then
 /// the system's `libcublas.so.13` / `.12`. `libcublasLt` from the same folder is loaded
-/// first (globally), because `libcublas` needs it and the wheel's folder is not on the
+/// first (a companion), because `libcublas` needs it and the wheel's folder is not on the
 /// loader's path.
 public final class CUBLAS: @unchecked Sendable {
     // @unchecked: immutable function pointers.
@@ -25,8 +27,7 @@ public final class CUBLAS: @unchecked Sendable {
         var search = LibrarySearch(
             variable: "MHS_CUBLAS_LIB",
             packageFiles: ["nvidia/cu13/lib/libcublas.so.*", "nvidia/cublas/lib/libcublas.so.*"],
-            sonames: ["libcublas.so.13", "libcublas.so.12", "libcublas.so"])
-        preloadLt(environment: environment)
+            sonames: ["libcublas.so.13", "libcublas.so.12", "libcublas.so"], companions: ["libcublasLt.so.*"])
         let lib = search.load(environment: environment)
         attempts = search.attempts
         guard let lib else { return nil }
@@ -47,25 +48,6 @@ public final class CUBLAS: @unchecked Sendable {
         self.destroy = destroy
         self.getVersion = getVersion
         self.sgemm = sgemm
-    }
-
-    /// Loads `libcublasLt.so.*` that sits beside a wheel's `libcublas`, so that dlopen of
-    /// the latter resolves it (the wheel sets no RPATH the loader would follow for us).
-    public static func preloadLt(environment: [String: String]) {
-        if let explicit = environment["MHS_CUBLAS_LIB"], !explicit.isEmpty {
-            let folder = String(explicit[..<(explicit.lastIndex(of: "/") ?? explicit.startIndex)])
-            for lt in LibrarySearch.glob(folder + "/libcublasLt.so.*") {
-                var f = ""
-                _ = SharedLibrary.open(lt, global: true, failure: &f)
-            }
-            return
-        }
-        for folder in LibrarySearch.sitePackages(environment: environment) {
-            for lt in LibrarySearch.glob(folder + "/nvidia/cu13/lib/libcublasLt.so.*") + LibrarySearch.glob(folder + "/nvidia/cublas/lib/libcublasLt.so.*") {
-                var f = ""
-                _ = SharedLibrary.open(lt, global: true, failure: &f)
-            }
-        }
     }
 
     /// A cuBLAS handle on the current context.

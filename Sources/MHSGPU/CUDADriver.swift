@@ -1,3 +1,5 @@
+import MHSDynamicLibrary
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -194,4 +196,55 @@ public final class CUDADriver: @unchecked Sendable {
 
     /// `cuCtxSynchronize`.
     public func synchronize() throws(CUDAError) { try check(ctxSynchronize(), "cuCtxSynchronize") }
+
+    /// A module compiled from PTX by the driver; unloaded when released.
+    public final class Module: @unchecked Sendable {
+        // @unchecked: the handle is used by one check at a time.
+        let raw: OpaquePointer
+        let driver: CUDADriver
+        /// JIT-compiles `ptx` for the current context's device.
+        public init(driver: CUDADriver, ptx: String) throws(CUDAError) {
+            var module: OpaquePointer?
+            let rc = ptx.withCString { driver.moduleLoadData(&module, $0) }
+            try driver.check(rc, "cuModuleLoadData (PTX JIT)")
+            raw = module!
+            self.driver = driver
+        }
+        deinit { _ = driver.moduleUnload(raw) }
+
+        /// The entry point `name`.
+        public func function(_ name: String) throws(CUDAError) -> OpaquePointer {
+            var function: OpaquePointer?
+            try driver.check(driver.moduleGetFunction(&function, raw, name), "cuModuleGetFunction(\(name))")
+            return function!
+        }
+    }
+
+    /// A kernel argument, passed by value.
+    public enum KernelArgument: Sendable {
+        case pointer(UInt64)
+        case int32(Int32)
+    }
+
+    /// Launches `function` on a 2-D grid of 2-D blocks (`cuLaunchKernel`, default stream).
+    public func launch(
+        _ function: OpaquePointer, grid: (x: UInt32, y: UInt32), block: (x: UInt32, y: UInt32), arguments: [KernelArgument]
+    ) throws(CUDAError) {
+        // Each argument in its own 8-byte slot; the driver reads each through a pointer.
+        let slots = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, arguments.count))
+        defer { slots.deallocate() }
+        var pointers: [UnsafeMutableRawPointer?] = []
+        for (i, argument) in arguments.enumerated() {
+            let slot = UnsafeMutableRawPointer(slots + i)
+            switch argument {
+            case .pointer(let address): slot.storeBytes(of: address, as: UInt64.self)
+            case .int32(let value): slot.storeBytes(of: value, as: Int32.self)
+            }
+            pointers.append(slot)
+        }
+        let rc = pointers.withUnsafeMutableBufferPointer {
+            launchKernel(function, grid.x, grid.y, 1, block.x, block.y, 1, 0, nil, $0.baseAddress, nil)
+        }
+        try check(rc, "cuLaunchKernel")
+    }
 }

@@ -26,13 +26,16 @@ public struct CUDAStatus: Sendable, CustomStringConvertible {
     public var devices: [Device]
     /// Why CUDA is not usable, when it is not.
     public var unavailableReason: String?
+    /// The driver that answered (for ``GPUCheck``), loaded once.
+    public var driver: CUDADriver?
 
     public var isAvailable: Bool { !devices.isEmpty }
 
-    public init(driverVersion: String?, devices: [Device], unavailableReason: String?) {
+    public init(driverVersion: String?, devices: [Device], unavailableReason: String?, driver: CUDADriver? = nil) {
         self.driverVersion = driverVersion
         self.devices = devices
         self.unavailableReason = unavailableReason
+        self.driver = driver
     }
 
     /// The one-line summary printed first by `mhs run`, as the template does.
@@ -87,6 +90,8 @@ public enum CUDAProbe {
             let name = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             devices.append(.init(index: Int(i), name: name, totalMemory: memory, computeCapability: "\(major).\(minor)", multiprocessors: Int(sms)))
         }
-        return CUDAStatus(driverVersion: version, devices: devices, unavailableReason: devices.isEmpty ? "no device answered" : nil)
+        return CUDAStatus(
+            driverVersion: version, devices: devices, unavailableReason: devices.isEmpty ? "no device answered" : nil,
+            driver: devices.isEmpty ? nil : driver)
     }
 }

@@ -41,18 +41,21 @@ public enum GPUCheck {
         public var description: String
     }
 
-    /// Runs the check on `device` (default 0). Blocks while the GPU works (a few ms).
+    /// Runs the check on `device` (default 0) of a probed driver. Blocks while the GPU works
+    /// (a few ms).
     public static func run(
-        driver: CUDADriver, status: CUDAStatus, device index: Int = 0, size: Int = 1000, iterations: Int = 20,
-        kernel: Kernel = .auto, environment: [String: String] = ProcessInfo.processInfo.environment
+        _ status: CUDAStatus, device index: Int = 0, size: Int = 1000, iterations: Int = 20, kernel: Kernel = .auto,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(Failure) -> Report {
-        guard status.devices.indices.contains(index) else { throw Failure(description: "no CUDA device \(index)") }
+        guard let driver = status.driver, status.devices.indices.contains(index) else {
+            throw Failure(description: "no CUDA device \(index): \(status.unavailableReason ?? "the driver reports none")")
+        }
         do {
             let device = try driver.activate(device: index)
             defer { driver.deactivate(device: device) }
             // Everything allocated on the device lives inside `measure`, so it is freed
             // before the context is released.
-            return try measure(driver: driver, status: status, index: index, size: size, iterations: iterations, kernel: kernel, environment: environment)
+            return try measure(driver: driver, device: status.devices[index], size: size, iterations: iterations, kernel: kernel, environment: environment)
         } catch let e as Failure {
             throw e
         } catch {
@@ -60,115 +63,88 @@ public enum GPUCheck {
         }
     }
 
-    private static func measure(
-        driver: CUDADriver, status: CUDAStatus, index: Int, size: Int, iterations: Int, kernel: Kernel, environment: [String: String]
-    ) throws -> Report {
-        let n = size
-        let a = matrix(n * n, seed: 1), b = matrix(n * n, seed: 2)
-        do {
-            let da = try driver.upload(a), db = try driver.upload(b), dc = try driver.allocate(floats: n * n)
+    /// What multiplies: a name for the report, why not cuBLAS (when not), and the call.
+    private struct Multiplier {
+        var name: String
+        var note: String?
+        var multiply: () throws -> Void
+        /// What must outlive the calls (the PTX module).
+        var keepAlive: AnyObject?
+    }
 
-            var cublasNote: String?
-            var multiply: () throws -> Void
-            var kernelName: String
-            var blasHandle: CUBLAS.Handle?
-            if kernel != .ptx {
-                var attempts: [String] = []
-                if let blas = CUBLAS.load(environment: environment, attempts: &attempts) {
-                    let handle = try blas.handle()
-                    blasHandle = handle
-                    kernelName = "cuBLAS \(handle.version) (\(blas.path))"
-                } else {
-                    if kernel == .cublas { throw Failure(description: "cuBLAS not found; tried: \(attempts.joined(separator: "; "))") }
-                    cublasNote = "cuBLAS not found (\(attempts.joined(separator: "; ")))"
-                    kernelName = ""
-                }
-            } else {
-                cublasNote = "PTX kernel asked for"
-                kernelName = ""
+    /// cuBLAS when it is wanted and found, else the embedded PTX kernel.
+    private static func multiplier(
+        driver: CUDADriver, kernel: Kernel, environment: [String: String], n: Int, a: UInt64, b: UInt64, c: UInt64
+    ) throws -> Multiplier {
+        var note = "PTX kernel asked for"
+        if kernel != .ptx {
+            var attempts: [String] = []
+            if let blas = CUBLAS.load(environment: environment, attempts: &attempts) {
+                let handle = try blas.handle()
+                return Multiplier(
+                    name: "cuBLAS \(handle.version) (\(blas.path))", note: nil,
+                    multiply: { try handle.sgemm(m: n, n: n, k: n, a: a, b: b, c: c) }, keepAlive: handle)
             }
-            var module: OpaquePointer?
-            defer { if let module { _ = driver.moduleUnload(module) } }
-            if let handle = blasHandle {
-                multiply = { try handle.sgemm(m: n, n: n, k: n, a: da.address, b: db.address, c: dc.address) }
-            } else {
-                let ptx = SGEMMKernel.ptx
-                let loaded = ptx.withCString { driver.moduleLoadData(&module, $0) }
-                try driver.check(loaded, "cuModuleLoadData (PTX JIT)")
-                var function: OpaquePointer?
-                try driver.check(driver.moduleGetFunction(&function, module!, SGEMMKernel.entry), "cuModuleGetFunction(\(SGEMMKernel.entry))")
-                let fn = function!
-                kernelName = "PTX kernel \(SGEMMKernel.entry), \(SGEMMKernel.tile)x\(SGEMMKernel.tile) tiles (driver JIT)"
-                multiply = {
-                    var pa = da.address, pb = db.address, pc = dc.address
-                    var m32 = Int32(n), n32 = Int32(n), k32 = Int32(n)
-                    let grid = UInt32((n + SGEMMKernel.tile - 1) / SGEMMKernel.tile), block = UInt32(SGEMMKernel.tile)
-                    let rc = withUnsafeMutablePointer(to: &pa) { a in
-                        withUnsafeMutablePointer(to: &pb) { b in
-                            withUnsafeMutablePointer(to: &pc) { c in
-                                withUnsafeMutablePointer(to: &m32) { mm in
-                                    withUnsafeMutablePointer(to: &n32) { nn in
-                                        withUnsafeMutablePointer(to: &k32) { kk in
-                                            var params: [UnsafeMutableRawPointer?] = [
-                                                UnsafeMutableRawPointer(a), UnsafeMutableRawPointer(b), UnsafeMutableRawPointer(c),
-                                                UnsafeMutableRawPointer(mm), UnsafeMutableRawPointer(nn), UnsafeMutableRawPointer(kk),
-                                            ]
-                                            return params.withUnsafeMutableBufferPointer {
-                                                driver.launchKernel(fn, grid, grid, 1, block, block, 1, 0, nil, $0.baseAddress, nil)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    try driver.check(rc, "cuLaunchKernel(\(SGEMMKernel.entry))")
-                }
-            }
-
-            // One product to warm up (cuBLAS picks its kernel, the driver JITs the PTX), then timed ones.
-            try multiply()
-            try driver.synchronize()
-            var times: [Double] = []
-            for _ in 0..<max(1, iterations) {
-                let start = ContinuousClock.now
-                try multiply()
-                try driver.synchronize()
-                times.append((ContinuousClock.now - start) / .milliseconds(1))
-            }
-            let c = try driver.download(dc)
-            times.sort()
-            let median = times[times.count / 2]
-
-            // The first sample is the template's kind of "result sample"; the rest spread over the matrix.
-            var samples = [(min(123, n - 1), min(456, n - 1)), (0, 0), (n - 1, n - 1)]
-            var rng = UInt64(0x9E37_79B9_7F4A_7C15)
-            for _ in 0..<13 {
-                rng = rng &* 6364136223846793005 &+ 1442695040888963407
-                samples.append((Int(rng >> 33) % n, Int(rng >> 13) % n))
-            }
-            var worst = 0.0
-            var first: (Int, Int, Float, Double) = (0, 0, 0, 0)
-            for (i, (r, col)) in samples.enumerated() {
-                var exact = 0.0, scale = 0.0
-                for t in 0..<n {
-                    let p = Double(a[r * n + t]) * Double(b[t * n + col])
-                    exact += p
-                    scale += abs(p)
-                }
-                let got = c[r * n + col]
-                worst = max(worst, abs(Double(got) - exact) / max(scale, 1e-30))
-                if i == 0 { first = (r, col, got, exact) }
-            }
-            return Report(
-                device: status.devices[index], kernel: kernelName, size: n, medianMilliseconds: median, bestMilliseconds: times[0],
-                gflops: 2 * Double(n) * Double(n) * Double(n) / (median / 1000) / 1e9,
-                sample: (first.0, first.1, first.2, first.3), checked: samples.count, maxRelativeError: worst, cublasNote: cublasNote)
-        } catch let e as Failure {
-            throw e
-        } catch {
-            throw Failure(description: "\(error)")
+            if kernel == .cublas { throw Failure(description: "cuBLAS not found; tried: \(attempts.joined(separator: "; "))") }
+            note = "cuBLAS not found (\(attempts.joined(separator: "; ")))"
         }
+        let module = try CUDADriver.Module(driver: driver, ptx: SGEMMKernel.ptx)
+        let function = try module.function(SGEMMKernel.entry)
+        let tiles = UInt32((n + SGEMMKernel.tile - 1) / SGEMMKernel.tile), side = UInt32(SGEMMKernel.tile)
+        return Multiplier(
+            name: "PTX kernel \(SGEMMKernel.entry), \(SGEMMKernel.tile)x\(SGEMMKernel.tile) tiles (driver JIT)", note: note,
+            multiply: {
+                try driver.launch(
+                    function, grid: (tiles, tiles), block: (side, side),
+                    arguments: [.pointer(a), .pointer(b), .pointer(c), .int32(Int32(n)), .int32(Int32(n)), .int32(Int32(n))])
+            }, keepAlive: module)
+    }
+
+    private static func measure(
+        driver: CUDADriver, device: CUDAStatus.Device, size n: Int, iterations: Int, kernel: Kernel, environment: [String: String]
+    ) throws -> Report {
+        let a = matrix(n * n, seed: 1), b = matrix(n * n, seed: 2)
+        let da = try driver.upload(a), db = try driver.upload(b), dc = try driver.allocate(floats: n * n)
+        let m = try multiplier(driver: driver, kernel: kernel, environment: environment, n: n, a: da.address, b: db.address, c: dc.address)
+
+        // One product to warm up (cuBLAS picks its kernel, the driver JITs the PTX), then timed ones.
+        try m.multiply()
+        try driver.synchronize()
+        var times: [Double] = []
+        for _ in 0..<max(1, iterations) {
+            let start = ContinuousClock.now
+            try m.multiply()
+            try driver.synchronize()
+            times.append((ContinuousClock.now - start) / .milliseconds(1))
+        }
+        let c = try driver.download(dc)
+        times.sort()
+        let median = times[times.count / 2]
+
+        // The first sample is the template's kind of "result sample"; the rest spread over the matrix.
+        var samples = [(min(123, n - 1), min(456, n - 1)), (0, 0), (n - 1, n - 1)]
+        var rng = UInt64(0x9E37_79B9_7F4A_7C15)
+        for _ in 0..<13 {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            samples.append((Int(rng >> 33) % n, Int(rng >> 13) % n))
+        }
+        var worst = 0.0
+        var first: (Int, Int, Float, Double) = (0, 0, 0, 0)
+        for (i, (r, col)) in samples.enumerated() {
+            var exact = 0.0, scale = 0.0
+            for t in 0..<n {
+                let p = Double(a[r * n + t]) * Double(b[t * n + col])
+                exact += p
+                scale += abs(p)
+            }
+            let got = c[r * n + col]
+            worst = max(worst, abs(Double(got) - exact) / max(scale, 1e-30))
+            if i == 0 { first = (r, col, got, exact) }
+        }
+        return Report(
+            device: device, kernel: m.name, size: n, medianMilliseconds: median, bestMilliseconds: times[0],
+            gflops: 2 * Double(n) * Double(n) * Double(n) / (median / 1000) / 1e9,
+            sample: (first.0, first.1, first.2, first.3), checked: samples.count, maxRelativeError: worst, cublasNote: m.note)
     }
 
     /// Deterministic values in [-1, 1).
@@ -196,8 +172,7 @@ extension GPUCheck {
     /// one line (a failure is a line too: the task goes on, on the CPU if need be).
     public static func summary(status: CUDAStatus, environment: [String: String]) -> String {
         do {
-            let driver = try CUDADriver(environment: environment)
-            return try run(driver: driver, status: status, iterations: 5, environment: environment).line
+            return try run(status, iterations: 5, environment: environment).line
         } catch {
             return "GPU check failed: \(error)"
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MHSDynamicLibrary
 import MHSGPU
 
 /// Why inference could not be set up or run.

@@ -234,7 +234,6 @@ public struct TaskRunner: Sendable {
                 let b = try await classifier.classify(slide, context: context)
                 let count = b.scanResults.reduce(0) { $0 + ($1.geojson?.features.count ?? 0) }
                 console.say("Generated \(count) annotations")
-                for (key, value) in record.metrics.facts { record.facts[key] = value }
                 record.facts["annotations"] = .int(Int64(count))
                 return (b, "\(count) annotations")
             } catch is CancellationError {
@@ -418,13 +417,16 @@ public struct TaskRunner: Sendable {
             }
         }
         var report = record.facts
+        // What the classifier reported, also when it failed or was cancelled.
+        for (key, value) in record.metrics.facts where report[key] == nil { report[key] = value }
         report["exit_status"] = .int(Int64(status.rawValue))
         report["outcome"] = .string(status.meaning)
         if let message { report["message"] = .string(console.redact(message)) }
         report["started_at"] = .string(started.formatted(.iso8601))
         report["finished_at"] = .string(Date().formatted(.iso8601))
         report["stages"] = .array(record.stages.map { ["name": .string($0.name), "seconds": .double($0.seconds), "detail": .string(console.redact($0.detail))] })
-        let reportBytes = (try? MHSJSON.encode(JSONValue.object(report))) ?? []
+        // The classifier's facts are free-form: the whole report goes through the redactor.
+        let reportBytes = Array(console.redact(String(decoding: (try? MHSJSON.encode(JSONValue.object(report))) ?? [], as: UTF8.self)).utf8)
         // Even when the environment was unusable, leave the report where it would go.
         let outputDirectory = env?.outputDirectory ?? environment["MHS_OUTPUT_DIR"] ?? "/output"
         var isDirectory: ObjCBool = false

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
+import MHSDynamicLibrary
 
 /// OpenSlide, loaded at run time with `dlopen` (no header or link-time dependency).
 ///
@@ -47,10 +46,11 @@ public final class OpenSlideLibrary: @unchecked Sendable {
     let readRegion: ReadRegionFn
     let detectVendor: DetectVendorFn
 
-    private init(handle: UnsafeMutableRawPointer, path: String, legacy: Bool) throws(SlideError) {
+    private init(_ library: SharedLibrary) throws(SlideError) {
+        let path = library.path
         func symbol<T>(_ name: String, as type: T.Type) throws(SlideError) -> T {
-            guard let p = dlsym(handle, name) else { throw SlideError.libraryUnusable(path: path, missing: name) }
-            return unsafeBitCast(p, to: type)
+            guard let f = library.function(name, as: type) else { throw SlideError.libraryUnusable(path: path, missing: name) }
+            return f
         }
         open = try symbol("openslide_open", as: OpenFn.self)
         close = try symbol("openslide_close", as: CloseFn.self)
@@ -68,6 +68,7 @@ public final class OpenSlideLibrary: @unchecked Sendable {
         let versionFn = try symbol("openslide_get_version", as: VersionFn.self)
         version = versionFn().map { String(cString: $0) } ?? "unknown"
         self.path = path
+        let legacy = path == "libopenslide.so.0"
         warning = legacy
             ? "using the legacy OpenSlide \(version) at \(path): it cannot open DICOM and reports no MPP for generic TIFF; install openslide-bin (pip install openslide-bin) or set MHS_OPENSLIDE_LIB"
             : nil
@@ -87,71 +88,12 @@ public final class OpenSlideLibrary: @unchecked Sendable {
     }
 
     private static func locateAndLoad() throws(SlideError) -> OpenSlideLibrary {
-        var tried: [String] = []
-        if let explicit = getenv("MHS_OPENSLIDE_LIB").map({ String(cString: $0) }), !explicit.isEmpty {
-            guard let h = dlopen(explicit, RTLD_NOW | RTLD_LOCAL) else {
-                throw SlideError.libraryNotFound(searched: ["MHS_OPENSLIDE_LIB=\(explicit) (\(dlerrorText()))"])
-            }
-            return try OpenSlideLibrary(handle: h, path: explicit, legacy: false)
+        var search = LibrarySearch(
+            variable: "MHS_OPENSLIDE_LIB", packageFiles: ["openslide_bin/libopenslide.so.1"],
+            sonames: ["libopenslide.so.1", "libopenslide.so.0"])
+        guard let library = search.load(environment: ProcessInfo.processInfo.environment) else {
+            throw SlideError.libraryNotFound(searched: search.attempts)
         }
-        for candidate in openslideBinCandidates() {
-            tried.append(candidate)
-            if access(candidate, R_OK) == 0, let h = dlopen(candidate, RTLD_NOW | RTLD_LOCAL) {
-                return try OpenSlideLibrary(handle: h, path: candidate, legacy: false)
-            }
-        }
-        tried.append("libopenslide.so.1 (system)")
-        if let h = dlopen("libopenslide.so.1", RTLD_NOW | RTLD_LOCAL) {
-            return try OpenSlideLibrary(handle: h, path: "libopenslide.so.1", legacy: false)
-        }
-        tried.append("libopenslide.so.0 (system, legacy)")
-        if let h = dlopen("libopenslide.so.0", RTLD_NOW | RTLD_LOCAL) {
-            return try OpenSlideLibrary(handle: h, path: "libopenslide.so.0", legacy: true)
-        }
-        throw SlideError.libraryNotFound(searched: tried)
-    }
-
-    /// openslide-bin's copies in the usual Python site-packages folders, then where the
-    /// `python3` on PATH says the package is.
-    static func openslideBinCandidates() -> [String] {
-        var patterns = [
-            "/usr/lib/python3*/site-packages", "/usr/lib/python3/dist-packages", "/usr/local/lib/python3*/site-packages",
-            "/usr/local/lib/python3*/dist-packages", "/opt/*/lib/python3*/site-packages",
-        ]
-        if let home = getenv("HOME").map({ String(cString: $0) }) {
-            patterns += ["\(home)/.local/lib/python3*/site-packages", "\(home)/.pyenv/versions/*/lib/python3*/site-packages"]
-        }
-        if let venv = getenv("VIRTUAL_ENV").map({ String(cString: $0) }) {
-            patterns.insert("\(venv)/lib/python3*/site-packages", at: 0)
-        }
-        var found: [String] = []
-        for pattern in patterns { found += glob(pattern + "/openslide_bin/libopenslide.so.1") }
-        if found.isEmpty, let dir = run("python3 -c 'import openslide_bin, os; print(os.path.dirname(openslide_bin.__file__))' 2>/dev/null") {
-            found.append(dir + "/libopenslide.so.1")
-        }
-        return found
-    }
-
-    private static func glob(_ pattern: String) -> [String] {
-        var g = glob_t()
-        defer { globfree(&g) }
-        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
-        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }
-    }
-
-    private static func run(_ command: String) -> String? {
-        guard let pipe = popen(command, "r") else { return nil }
-        defer { pclose(pipe) }
-        var output = ""
-        var buffer = [CChar](repeating: 0, count: 4096)
-        while fgets(&buffer, Int32(buffer.count), pipe) != nil {
-            output += buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        }
-        let trimmed = output.split(separator: "\n").first.map(String.init)
-        return trimmed?.isEmpty == false ? trimmed : nil
-    }
-
-    private static func dlerrorText() -> String {
-        dlerror().map { String(cString: $0) } ?? "unknown error"
+        return try OpenSlideLibrary(library)
     }
 }

@@ -1,4 +1,5 @@
 import MHSImaging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -73,6 +74,9 @@ public final class Slide: @unchecked Sendable {
 
     private let library: OpenSlideLibrary
     private let handle: OpaquePointer
+    /// Thumbnails already read, by `maxSide`: the runner's picture, the tissue mask and the
+    /// emulator's page ask for the same one.
+    private let thumbnails = Mutex<[Int: RGBAImage]>([:])
 
     /// Opens the slide at `path`.
     /// - Throws: ``SlideError`` naming the file and what was wrong.
@@ -219,8 +223,16 @@ public final class Slide: @unchecked Sendable {
 
     /// A whole-slide picture whose longer side is at most `maxSide` pixels, read from the
     /// smallest level that is still at least that big, then box-filtered down.
+    /// Read once per size and kept (4 MiB for 1024 px).
     public func thumbnail(maxSide: Int = 1024) throws(SlideError) -> RGBAImage {
         let side = max(1, maxSide)
+        if let kept = thumbnails.withLock({ $0[side] }) { return kept }
+        let image = try readThumbnail(side: side)
+        thumbnails.withLock { $0[side] = image }
+        return image
+    }
+
+    private func readThumbnail(side: Int) throws(SlideError) -> RGBAImage {
         // The smallest level still at least `side` pixels on its longer side (level 0 when
         // none is), then smaller levels while that one is too big to read at once.
         var pick = levels.indices.last { max(levels[$0].width, levels[$0].height) >= side } ?? 0

@@ -56,9 +56,8 @@ struct DemoCommand: AsyncParsableCommand {
             var env = Dictionary(uniqueKeysWithValues: emulator.environment().map { ($0.name, $0.value) })
             env["MHS_OUTPUT_DIR"] = outputDir
             env["MHS_WORK_DIR"] = outputDir + "/work"
-            for key in ["MHS_INFERENCE_DEVICE", "MHS_NUCLEI_OVERLAP", "MHS_CUDA_LIB", "MHS_CUBLAS_LIB", "MHS_ONNXRUNTIME_LIB"] {
-                if let v = ProcessInfo.processInfo.environment[key] { env[key] = v }
-            }
+            // The caller's MHS_* settings (device, libraries, deadline, ...) apply to the task too.
+            for (key, value) in ProcessInfo.processInfo.environment where key.hasPrefix("MHS_") && env[key] == nil { env[key] = value }
             printFlushed("Running the task as the container would (mhs run, \(chosen.name) classifier):\n")
             let status = await TaskRunner(environment: env, classifier: chosen, console: Console()).run()
             let summary = await emulator.summary()

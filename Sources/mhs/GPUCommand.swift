@@ -42,8 +42,7 @@ struct GPUCommand: ParsableCommand {
                 printFlushed("  device \(d.index): \(d.name), \(String(format: "%.2f", Double(d.totalMemory) / Double(1 << 30))) GiB, compute capability \(d.computeCapability), \(d.multiprocessors) multiprocessors")
             }
             do {
-                let driver = try CUDADriver(environment: env)
-                let report = try GPUCheck.run(driver: driver, status: status, size: size, iterations: iterations, kernel: kernel, environment: env)
+                let report = try GPUCheck.run(status, size: size, iterations: iterations, kernel: kernel, environment: env)
                 printFlushed("Matrix product: \(size)x\(size) float32 on device 0 with \(report.kernel)")
                 if let note = report.cublasNote { printFlushed("  (\(note))") }
                 printFlushed(String(format: "  time: median %.3f ms, best %.3f ms over %d products; %.0f GFLOP/s", report.medianMilliseconds, report.bestMilliseconds, iterations, report.gflops))

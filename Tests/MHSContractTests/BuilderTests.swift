@@ -3,8 +3,8 @@ import Testing
 
 @Suite("Builders")
 struct BuilderTests {
-    @Test("the template's results, built with builders, validate without a problem")
-    func templateResults() throws {
+    @Test("a 2x2 grid of boxes with a Basic report, built with builders, validates without a problem")
+    func boxGridResults() throws {
         let (w, h) = (2220.0, 2967.0)
         let side = min(w, h) / 8
         var boxes: [Feature] = []

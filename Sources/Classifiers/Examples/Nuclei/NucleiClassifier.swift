@@ -73,13 +73,20 @@ public struct NucleiClassifier: Classifier {
             coverEdges: true)
     }
 
+    /// The nuclei a patch owns.
+    public struct PatchDensity: Sendable {
+        public var region: NucleiDetector.Region
+        public var nuclei: Int
+    }
+
     /// What a detection pass found and how long it took.
     public struct Detection: Sendable {
         public var nuclei: [Nucleus]
         /// Per patch: the level-0 box it owns and the nuclei in it.
-        public var densities: [(box: (x: Double, y: Double, width: Double, height: Double), count: Int)]
-        public var patchCount: Int
+        /// One per patch read: the region it owns and the nuclei in it.
+        public var densities: [PatchDensity]
         public var timings: PipelineTimings
+        public var patchCount: Int { densities.count }
     }
 
     /// Runs the detector over the stream's patches (overlapped or not, as configured).
@@ -88,7 +95,7 @@ public struct NucleiClassifier: Classifier {
     ) async throws -> Detection {
         let prepare = StageClock("preprocess"), infer = StageClock("inference"), post = StageClock("postprocess")
         var nuclei: [Nucleus] = []
-        var densities: [(box: (x: Double, y: Double, width: Double, height: Double), count: Int)] = []
+        var densities: [PatchDensity] = []
         var lastSaved = ContinuousClock.now
         let minimumScore = minimumScore
 
@@ -98,9 +105,8 @@ public struct NucleiClassifier: Classifier {
                 let found = detector.nuclei(from: output[NucleiModel.peaks]!, batch: batch, minimumScore: minimumScore)
                 for (place, list) in zip(batch.patches, found) {
                     nuclei += list
-                    let box = detector.ownedBox(place)
-                    let own = list.filter { $0.x >= box.x && $0.x < box.x + box.width && $0.y >= box.y && $0.y < box.y + box.height }
-                    densities.append((box, own.count))
+                    let region = detector.ownedRegion(place)
+                    densities.append(PatchDensity(region: region, nuclei: list.count { region.contains($0) }))
                 }
             }
             if let context, ContinuousClock.now - lastSaved > .seconds(10) {
@@ -134,7 +140,7 @@ public struct NucleiClassifier: Classifier {
         let read = StageClock("read", workers: stream.concurrency)
         read.add(stream.statistics.busy, calls: stream.statistics.patches)
         let timings = PipelineTimings(wall: wall, clocks: [read, prepare, infer, post], overlapped: overlap)
-        return Detection(nuclei: nuclei, densities: densities, patchCount: densities.count, timings: timings)
+        return Detection(nuclei: nuclei, densities: densities, timings: timings)
     }
 
     static func json(_ t: PipelineTimings, patches: Int) -> JSONValue {
@@ -150,30 +156,28 @@ public struct NucleiClassifier: Classifier {
         ]
     }
 
-    func type(of n: Nucleus) -> String { n.score >= strongScore ? Self.strongType : Self.nucleusType }
+    func kind(of n: Nucleus) -> String { n.score >= strongScore ? Self.strongType : Self.nucleusType }
 
     func results(
-        _ nuclei: [Nucleus], densities: [(box: (x: Double, y: Double, width: Double, height: Double), count: Int)],
+        _ nuclei: [Nucleus], densities: [PatchDensity],
         context: ClassifierContext, runtime: String, levelZeroMPP: Double
     ) throws -> ResultsBody {
         let round = { (v: Double) in (v * 10).rounded() / 10 }
-        let points = nuclei.map { DifferentialPoint(x: round($0.x), y: round($0.y), score: (Double($0.score) * 1000).rounded() / 1000, type: type(of: $0)) }
+        let points = nuclei.map { DifferentialPoint(x: round($0.x), y: round($0.y), score: (Double($0.score) * 1000).rounded() / 1000, type: kind(of: $0)) }
         let report = try Report.wholeSlideDifferential(points: points, positivityThreshold: (Double(strongScore) * 1000).rounded() / 1000)
         var features: [Feature] = []
         for kind in [Self.nucleusType, Self.strongType] {
             let positions = points.filter { $0.type == kind }.map { Position($0.x, $0.y) }
             if !positions.isEmpty { features.append(try .points(positions, annotationType: kind, properties: ["count": .int(Int64(positions.count))])) }
         }
-        // Nuclei per mm² of each patch's own area (level-0 pixels are levelZeroMPP µm wide).
-        let umPerPixel = levelZeroMPP
+        // Nuclei per mm² of each patch's own region (level-0 pixels are levelZeroMPP µm wide).
         let perMM2 = densities.map { d -> Double in
-            let area = d.box.width * d.box.height * umPerPixel * umPerPixel / 1e6
-            return area > 0 ? Double(d.count) / area : 0
+            let area = d.region.width * d.region.height * levelZeroMPP * levelZeroMPP / 1e6
+            return area > 0 ? Double(d.nuclei) / area : 0
         }
         let high = perMM2.max() ?? 0
-        var contours: [HeatmapContour] = []
-        for (d, value) in zip(densities, perMM2) {
-            contours.append(.box(x: d.box.x, y: d.box.y, width: d.box.width, height: d.box.height, color: .ramp(high > 0 ? value / high : 0)))
+        let contours = zip(densities, perMM2).map { d, value in
+            HeatmapContour.box(x: d.region.x, y: d.region.y, width: d.region.width, height: d.region.height, color: .ramp(high > 0 ? value / high : 0))
         }
         if !contours.isEmpty {
             features.append(try .heatmap(contours, annotationType: "Nuclear density", properties: ["max_per_mm2": .double(high.rounded())]))

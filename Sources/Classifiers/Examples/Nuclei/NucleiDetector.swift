@@ -139,10 +139,19 @@ public struct NucleiDetector: Sendable {
         }
     }
 
-    /// The level-0 box a patch owns (for the density map): x, y, width, height.
-    public func ownedBox(_ place: Place) -> (x: Double, y: Double, width: Double, height: Double) {
+    /// A level-0 rectangle.
+    public struct Region: Sendable, Equatable {
+        public var x: Double
+        public var y: Double
+        public var width: Double
+        public var height: Double
+        public func contains(_ n: Nucleus) -> Bool { n.x >= x && n.x < x + width && n.y >= y && n.y < y + height }
+    }
+
+    /// The level-0 region a patch owns (for the density map).
+    public func ownedRegion(_ place: Place) -> Region {
         let xs = owned(place.column, of: grid.columns), ys = owned(place.row, of: grid.rows, vertical: true)
         let s = grid.targetDownsample
-        return (Double(place.x) + Double(xs.lowerBound) * s, Double(place.y) + Double(ys.lowerBound) * s, Double(xs.count) * s, Double(ys.count) * s)
+        return Region(x: Double(place.x) + Double(xs.lowerBound) * s, y: Double(place.y) + Double(ys.lowerBound) * s, width: Double(xs.count) * s, height: Double(ys.count) * s)
     }
 }

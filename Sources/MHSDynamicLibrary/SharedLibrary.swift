@@ -4,9 +4,9 @@ import Glibc
 
 /// A C library opened at run time with `dlopen`, and the places searched for it.
 ///
-/// `mhs` links no GPU or inference library: the CUDA driver, cuBLAS and ONNX Runtime are
-/// found when first needed, so the same binary runs with or without them and says exactly
-/// where it looked when one is missing.
+/// `mhs` links none of OpenSlide, the CUDA driver, cuBLAS or ONNX Runtime: each is found
+/// when first needed, so the same binary runs with or without them and says exactly where
+/// it looked when one is missing.
 public struct SharedLibrary: @unchecked Sendable {
     // @unchecked: the handle is never closed and dlsym is thread-safe.
     let handle: UnsafeMutableRawPointer
@@ -42,13 +42,18 @@ public struct LibrarySearch: Sendable {
     public var packageFiles: [String]
     /// Sonames for the system loader, e.g. `libonnxruntime.so.1`.
     public var sonames: [String]
+    /// Globs of libraries beside a candidate file to load first, globally, because the
+    /// candidate needs them and their folder is not on the loader's path (cuBLAS needs
+    /// `libcublasLt.so.*` from its wheel's folder).
+    public var companions: [String]
     /// Every place tried, with why it failed, in order.
     public private(set) var attempts: [String] = []
 
-    public init(variable: String, packageFiles: [String], sonames: [String]) {
+    public init(variable: String, packageFiles: [String], sonames: [String], companions: [String] = []) {
         self.variable = variable
         self.packageFiles = packageFiles
         self.sonames = sonames
+        self.companions = companions
     }
 
     /// Loads the first candidate that opens. With the variable set, only that file is tried.
@@ -60,10 +65,16 @@ public struct LibrarySearch: Sendable {
         if let explicit = environment[variable], !explicit.isEmpty {
             return attempt(explicit, label: "\(variable)=\(explicit)", global: global, accept: accept)
         }
-        let folders = Self.sitePackages(environment: environment)
-        var files: [String] = []
-        for folder in folders {
-            for pattern in packageFiles { files += Self.glob(folder + "/" + pattern).sorted() }
+        // The usual folders first; `python3`'s own list only when they hold nothing.
+        var folders = Self.sitePackages(environment: environment)
+        func matches(in folders: [String]) -> [String] {
+            folders.flatMap { folder in packageFiles.flatMap { Self.glob(folder + "/" + $0).sorted() } }
+        }
+        var files = matches(in: folders)
+        if files.isEmpty {
+            let more = Self.pythonSitePackages.filter { !folders.contains($0) }
+            folders += more
+            files = matches(in: more)
         }
         if files.isEmpty {
             attempts.append("no \(packageFiles.joined(separator: " or ")) in Python site-packages (\(folders.count) folder(s) searched)")
@@ -80,6 +91,15 @@ public struct LibrarySearch: Sendable {
     private mutating func attempt(
         _ path: String, label: String, global: Bool, accept: (SharedLibrary) -> String?
     ) -> SharedLibrary? {
+        if let slash = path.lastIndex(of: "/") {
+            let folder = String(path[..<slash])
+            for pattern in companions {
+                for file in Self.glob(folder + "/" + pattern) {
+                    var ignored = ""
+                    _ = SharedLibrary.open(file, global: true, failure: &ignored)
+                }
+            }
+        }
         var failure = ""
         guard let lib = SharedLibrary.open(path, global: global, failure: &failure) else {
             attempts.append("\(label): \(failure)")
@@ -93,7 +113,7 @@ public struct LibrarySearch: Sendable {
     }
 
     /// The usual site-packages folders: an active virtualenv, the user's, /usr/local, /usr,
-    /// /opt/*/ (e.g. /opt/venv), then `python3`'s own `sys.path`.
+    /// /opt/*/ (e.g. /opt/venv). ``pythonSitePackages`` adds the `python3` on PATH's own.
     public static func sitePackages(environment: [String: String]) -> [String] {
         var patterns: [String] = []
         if let venv = environment["VIRTUAL_ENV"] { patterns.append("\(venv)/lib/python3*/site-packages") }
@@ -108,13 +128,16 @@ public struct LibrarySearch: Sendable {
         for p in patterns {
             for dir in glob(p) where !found.contains(dir) { found.append(dir) }
         }
-        if let paths = run("python3 -c 'import sys; print(\"\\n\".join(p for p in sys.path if p.endswith(\"-packages\")))' 2>/dev/null") {
-            for dir in paths where !found.contains(dir) { found.append(dir) }
-        }
         return found
     }
 
-    static func glob(_ pattern: String) -> [String] {
+    /// The `*-packages` folders on the `sys.path` of the `python3` on PATH, asked once per
+    /// process (starting Python takes tens of milliseconds).
+    public static let pythonSitePackages: [String] =
+        run("python3 -c 'import sys; print(\"\\n\".join(p for p in sys.path if p.endswith(\"-packages\")))' 2>/dev/null") ?? []
+
+    /// The paths matching a shell pattern.
+    public static func glob(_ pattern: String) -> [String] {
         var g = glob_t()
         defer { globfree(&g) }
         guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
