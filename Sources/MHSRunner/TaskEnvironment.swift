@@ -42,6 +42,12 @@ public struct TaskEnvironment: Sendable {
     public var downloadPartMB: Int?
     /// `MHS_INFERENCE_DEVICE`: `auto` (default), `cpu` or `cuda`.
     public var inferenceDevice: ComputeDevice = .auto
+    /// `MHS_POST_CONFIRM_WINDOW` in seconds (default 60): how long `case_evaluations` is
+    /// asked after an ambiguous answer to the results POST before concluding it was not stored.
+    public var postConfirmWindow: Double = 60
+    /// `MHS_PROBE_TIMEOUT` in seconds (default 120): how long the child process that first
+    /// opens and reads the slide may take.
+    public var probeTimeout: Double = 120
 
     /// Values that must never be printed.
     public var secrets: [String] {
@@ -130,6 +136,16 @@ public struct TaskEnvironment: Sendable {
         if let m = value("MHS_POST_MARGIN") {
             if let v = seconds(m), v >= 0 { margin = v } else { problems.append("MHS_POST_MARGIN '\(m)' is not a duration such as 5m or 30s") }
         }
+        var confirmWindow = 60.0
+        if let w = value("MHS_POST_CONFIRM_WINDOW") {
+            if let v = seconds(w), v >= 0, v <= 3600 { confirmWindow = v } else {
+                problems.append("MHS_POST_CONFIRM_WINDOW '\(w)' is not a duration from 0s to 60m such as 60s or 2m")
+            }
+        }
+        var probeTimeout = 120.0
+        if let t = value("MHS_PROBE_TIMEOUT") {
+            if let v = seconds(t), v > 0 { probeTimeout = v } else { problems.append("MHS_PROBE_TIMEOUT '\(t)' is not a duration such as 120s or 5m") }
+        }
         func count(_ name: String, _ range: ClosedRange<Int>) -> Int? {
             guard let text = value(name) else { return nil }
             guard let n = Int(text), range.contains(n) else {
@@ -148,11 +164,14 @@ public struct TaskEnvironment: Sendable {
         }
 
         guard problems.isEmpty, let scanURL, let credentials else { throw ConfigurationError(problems: problems) }
-        return TaskEnvironment(
+        var parsed = TaskEnvironment(
             apiBaseURL: base, taskID: taskID, taskNumber: taskNumber, scanID: scanID, scanURL: scanURL, scanZipURL: zipURL,
             credentials: credentials, debugUploadURL: debugURL, outputDirectory: value("MHS_OUTPUT_DIR") ?? "/output",
             workDirectory: value("MHS_WORK_DIR") ?? "/tmp", classifierName: value("MHS_CLASSIFIER"), deadline: deadline,
             postMargin: min(margin, deadline / 2), downloadConnections: connections, downloadPartMB: partMB, inferenceDevice: device)
+        parsed.postConfirmWindow = confirmWindow
+        parsed.probeTimeout = probeTimeout
+        return parsed
     }
 
     /// `90m`, `45m`, `30s`, `2h`, `1h30m` or plain seconds, in seconds.

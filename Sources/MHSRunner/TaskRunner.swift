@@ -288,7 +288,7 @@ public struct TaskRunner: Sendable {
         }
 
         // The post runs in its own task: a deadline or a signal must not cut it in half.
-        let poster = ResultPoster(api: api) { console.say($0) }
+        let poster = ResultPoster(api: api, settings: PostingMachine.Settings(confirmationWindow: env.postConfirmWindow)) { console.say($0) }
         let credentials = env.credentials
         try await time(record, "post") {
             let outcome = await Task {

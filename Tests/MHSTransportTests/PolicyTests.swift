@@ -4,25 +4,6 @@ import Testing
 
 @Suite("Transport decisions (no network)")
 struct PolicyTests {
-    let policy = PostingPolicy(maximumAttempts: 5, retry: RetryPolicy(maximumAttempts: 5, baseDelay: 0.5, maximumDelay: 10))
-
-    @Test("a POST is repeated only when it provably was not applied")
-    func posting() {
-        #expect(policy.decide(after: .connect("refused"), attempt: 1, canRefreshToken: false, random: 1) == .retry(after: 0.5))
-        for code in [429, 502, 503, 504] {
-            #expect(policy.decide(after: .status(code, retryAfter: nil, body: ""), attempt: 2, canRefreshToken: false, random: 1) == .retry(after: 1))
-        }
-        #expect(policy.decide(after: .status(503, retryAfter: 3, body: ""), attempt: 1, canRefreshToken: false) == .retry(after: 3))
-        #expect(policy.decide(after: .dropped("reset"), attempt: 1, canRefreshToken: false) == .checkEvaluations)
-        #expect(policy.decide(after: .status(500, retryAfter: nil, body: "oops"), attempt: 1, canRefreshToken: false) == .stop("HTTP 500: oops"))
-        #expect(policy.decide(after: .status(400, retryAfter: nil, body: "bad"), attempt: 1, canRefreshToken: true) == .stop("HTTP 400: bad"))
-        #expect(policy.decide(after: .status(401, retryAfter: nil, body: ""), attempt: 1, canRefreshToken: true) == .refreshToken)
-        #expect(policy.decide(after: .status(401, retryAfter: nil, body: "no"), attempt: 2, canRefreshToken: false) == .stop("HTTP 401: no"))
-        if case .stop = policy.decide(after: .status(503, retryAfter: nil, body: ""), attempt: 5, canRefreshToken: false) {} else {
-            Issue.record("gives up after the last attempt")
-        }
-    }
-
     @Test("downloads retry resets, timeouts, 5xx and 429; never 403 or 404")
     func downloadRetryable() {
         #expect(TransferFailure.dropped("reset").isRetryableForDownload)

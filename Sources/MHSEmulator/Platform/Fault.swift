@@ -38,6 +38,12 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
         case resetBeforeApply
         /// Results only: store the results, then drop the connection without an answer.
         case resetAfterApply
+        /// Results only, a gateway whose backend stored the results and then lost the
+        /// connection (or timed out): store, then answer this status (502, 504).
+        case statusAfterApply(Int)
+        /// Results only, a gateway timing out while the backend is still storing: answer 504
+        /// at once and store the results this many milliseconds later.
+        case applyAfter(Int)
 
         public var description: String {
             switch self {
@@ -49,6 +55,8 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
             case .noRange: "no-range"
             case .resetBeforeApply: "reset-before-apply"
             case .resetAfterApply: "reset-after-apply"
+            case .statusAfterApply(let c): "status-after-apply=\(c)"
+            case .applyAfter(let ms): "apply-after=\(ms)"
             }
         }
     }
@@ -94,12 +102,20 @@ public struct Fault: Sendable, Hashable, CustomStringConvertible {
         case "no-range":
             guard route == .download || route == .zip else { throw FaultSpecError(spec, "no-range applies to the download and zip routes only") }
             kind = .noRange
+        case "status-after-apply":
+            guard route == .results else { throw FaultSpecError(spec, "status-after-apply applies to the results route only") }
+            let code = try number()
+            guard (100...599).contains(code) else { throw FaultSpecError(spec, "status-after-apply must be an HTTP status code") }
+            kind = .statusAfterApply(code)
+        case "apply-after":
+            guard route == .results else { throw FaultSpecError(spec, "apply-after applies to the results route only") }
+            kind = .applyAfter(try number())
         case "reset-before-apply", "reset-after-apply":
             guard route == .results else { throw FaultSpecError(spec, "\(kindParts[0]) applies to the results route only") }
             kind = kindParts[0] == "reset-before-apply" ? .resetBeforeApply : .resetAfterApply
         default:
             throw FaultSpecError(
-                spec, "unknown fault '\(kindParts[0])' (status=CODE, reset-after=BYTES, rate=BYTES, delay=MS, short-body, no-range, reset-before-apply, reset-after-apply)")
+                spec, "unknown fault '\(kindParts[0])' (status=CODE, reset-after=BYTES, rate=BYTES, delay=MS, short-body, no-range, reset-before-apply, reset-after-apply, status-after-apply=CODE, apply-after=MS)")
         }
         if parts.count == 3 {
             guard parts[2].hasPrefix("count="), let n = Int(parts[2].dropFirst(6)), n > 0 else {

@@ -154,7 +154,19 @@ struct APIRoutes {
         if !problems.isEmpty {
             return Self.json(.badRequest, .array(problems.map(Self.problemJSON)))
         }
+        for case .applyAfter(let ms) in faults {
+            // The gateway gives up now; the backend commits a moment later.
+            let platform = emulator.platform
+            Task {
+                try? await Task.sleep(for: .milliseconds(ms))
+                _ = await platform.apply(results: json, task: task)
+            }
+            return Self.error(.gatewayTimeout, "injected gateway fault: 504 while the backend is still storing (stored \(ms) ms later)")
+        }
         _ = await emulator.platform.apply(results: json, task: task)
+        for case .statusAfterApply(let code) in faults {
+            return Self.error(.init(code: code), "injected gateway fault: the backend stored the results, the gateway answered \(code)")
+        }
         if faults.contains(where: { f in
             if case .resetAfter = f { return true }
             return f == .resetAfterApply || f == .shortBody

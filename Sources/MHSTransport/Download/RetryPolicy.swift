@@ -1,7 +1,7 @@
 import Foundation
 
 /// Bounded retries with jittered exponential backoff, honouring `Retry-After`.
-public struct RetryPolicy: Sendable {
+public struct RetryPolicy: Sendable, Equatable {
     /// Attempts per part (or per request) before giving up.
     public var maximumAttempts: Int
     /// The first delay; each retry doubles it, up to ``maximumDelay``.

@@ -1,19 +1,18 @@
-import AsyncHTTPClient
 import Foundation
-import MHSSecrets
-import NIOCore
 
 /// How a post ended well.
 public enum PostOutcome: Sendable, Equatable {
     /// The platform answered 2xx.
     case posted(status: Int, attempts: Int)
-    /// An attempt's answer was lost, and `case_evaluations` showed it had been applied.
+    /// An attempt's answer was lost or ambiguous, and `case_evaluations` showed it had been applied.
     case confirmedApplied(attempts: Int)
 }
 
 /// Why the results were not posted (they are saved and printed by the caller).
-public enum PostError: Error, Sendable, CustomStringConvertible {
+public enum PostError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Not stored: the platform refused, or `case_evaluations` showed nothing after an ambiguous failure.
     case refused(String)
+    /// Whether the platform stored the results cannot be told.
     case undetermined(String)
 
     public var description: String {
@@ -25,57 +24,55 @@ public enum PostError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Posts a results body exactly once, following ``PostingPolicy``.
+/// Posts a results body exactly once: the I/O shell around ``PostingMachine``.
 public struct ResultPoster: Sendable {
     let api: TechcyteAPI
-    let policy: PostingPolicy
+    let settings: PostingMachine.Settings
     let log: @Sendable (String) -> Void
 
-    public init(api: TechcyteAPI, policy: PostingPolicy = PostingPolicy(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// - Parameter settings: its `canRefreshToken` is set from the credentials at each post.
+    public init(api: TechcyteAPI, settings: PostingMachine.Settings = PostingMachine.Settings(), log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.api = api
-        self.policy = policy
+        self.settings = settings
         self.log = log
     }
 
     /// Posts `body` for task `taskID` (number `taskNumber`), refreshing an API-key token
-    /// once on 401.
+    /// once on 401/403.
     public func post(_ body: [UInt8], taskID: String, taskNumber: Int, credentials: Credentials, token: String) async throws(PostError) -> PostOutcome {
+        var settings = self.settings
+        if case .apiKey = credentials { settings.canRefreshToken = true } else { settings.canRefreshToken = false }
+        var machine = PostingMachine(settings: settings)
         var token = token
-        var refreshed = false
-        var attempt = 0
+        let start = ContinuousClock.now
+        func now() -> Double { (ContinuousClock.now - start) / .seconds(1) }
+        func pause(_ seconds: Double) async {
+            if seconds > 0 { try? await Task.sleep(for: .seconds(seconds)) }
+        }
+        var step = machine.start()
         while true {
-            attempt += 1
-            let failure: TransferFailure
-            switch await api.sendResults(taskID: taskID, body: body, token: token) {
-            case .success(let status): return .posted(status: status, attempts: attempt)
-            case .failure(let f): failure = f
-            }
-            let canRefresh: Bool
-            if case .apiKey = credentials { canRefresh = !refreshed } else { canRefresh = false }
-            switch policy.decide(after: failure, attempt: attempt, canRefreshToken: canRefresh) {
+            if let note = step.note { log(note) }
+            switch step.action {
+            case .send(let delay):
+                await pause(delay)
+                let result = await api.sendResults(taskID: taskID, body: body, token: token)
+                step = machine.handle(.sent(result), at: now())
+            case .lookUp(let delay):
+                await pause(delay)
+                let result = await api.evaluationCount(taskID: taskID, taskNumber: taskNumber, token: token)
+                step = machine.handle(.lookedUp(result), at: now())
             case .refreshToken:
-                refreshed = true
-                log("the platform answered 401: exchanging the API key for a new token, once")
-                do { token = try await api.bearer(for: credentials) } catch { throw .refused("the token could not be refreshed: \(error)") }
-            case .retry(let delay):
-                log("posting attempt \(attempt) was not applied (\(failure)); retrying in \(String(format: "%.1f", delay)) s")
-                try? await Task.sleep(for: .seconds(delay))
-            case .checkEvaluations:
-                log("posting attempt \(attempt) lost its answer (\(failure)); asking case_evaluations whether it was applied")
-                switch await api.evaluationCount(taskID: taskID, taskNumber: taskNumber, token: token) {
-                case .success(let n) where n > 0:
-                    log("case_evaluations lists \(n) evaluation(s) of this task: the results were applied; not posting again")
-                    return .confirmedApplied(attempts: attempt)
-                case .success:
-                    guard attempt < policy.maximumAttempts else { throw .refused("the POST kept failing: \(failure)") }
-                    log("case_evaluations lists none: the POST was not applied; posting again")
-                case .failure(let lookup):
-                    throw .undetermined("the POST's answer was lost (\(failure)) and case_evaluations failed (\(lookup))")
+                do {
+                    token = try await api.bearer(for: credentials)
+                    step = machine.handle(.tokenRefreshed, at: now())
+                } catch {
+                    step = machine.handle(.tokenRefreshFailed("\(error)"), at: now())
                 }
-            case .stop(let reason):
-                throw .refused(reason)
+            case .finish(let outcome):
+                return outcome
+            case .fail(let error):
+                throw error
             }
         }
     }
-
 }
