@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // The contract: results model, GeoJSON, JSON value type, builders, validator and the
@@ -44,14 +46,19 @@ let package = Package(
         .target(name: "MHSImaging", dependencies: ["CSpng", "MHSContract"]),
         // libturbojpeg (Debian's libturbojpeg0-dev) for JPEG tiles.
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
-        // OpenSlide 4 through dlopen: open, levels, properties, regions, thumbnails; format
-        // sniffing, DICOM headers, series zips, the demo's synthetic slide.
+        // zlib (Debian's zlib1g-dev) for series zips, inflated with bounded work.
+        .systemLibrary(name: "CZlibInflate", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // OpenSlide 4 through dlopen: open, levels, properties, regions, thumbnails; the TIFF,
+        // DICOM and zip structure parsers (every number checked), format sniffing, DICOM
+        // headers, series zips, the crash-contained probe (a child process, swift-subprocess),
+        // the demo's synthetic slide.
         .target(
             name: "MHSSlide",
             dependencies: [
-                "MHSImaging", "CTurboJPEG", "MHSDynamicLibrary",
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                "MHSImaging", "CTurboJPEG", "CZlibInflate", "MHSDynamicLibrary",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // The GPU through dlopen: CUDA driver probe, cuBLAS, the SGEMM check (`mhs gpu`).

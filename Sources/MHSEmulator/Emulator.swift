@@ -17,12 +17,12 @@ final class EmulatorCore: Sendable {
     let redactor: Redactor
     let workDirectory: String
 
-    init(configuration: EmulatorConfiguration) throws {
+    init(configuration: EmulatorConfiguration) async throws {
         guard !configuration.scans.isEmpty else { throw EmulatorError.noSlides }
         self.configuration = configuration
         let work = configuration.workDirectory ?? NSTemporaryDirectory() + "mhs-emulator-" + randomHex(6)
         workDirectory = work
-        let prepared = try ScanCatalog.prepare(configuration.scans, workDirectory: work)
+        let prepared = try await ScanCatalog.prepare(configuration.scans, workDirectory: work, probe: configuration.probe)
         tasks = prepared.tasks
         slides = prepared.slides
         platform = Platform(tasks: prepared.tasks, faults: configuration.faults)
@@ -54,7 +54,7 @@ public enum Emulator {
         _ configuration: EmulatorConfiguration, logger: Logger? = nil,
         _ body: @Sendable (RunningEmulator) async throws -> T
     ) async throws -> T {
-        let core = try EmulatorCore(configuration: configuration)
+        let core = try await EmulatorCore(configuration: configuration)
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = makeApplication(core, logger: logger ?? quietLogger()) { port in readyContinuation.yield(port) }
         return try await withThrowingTaskGroup(of: T?.self) { group in
@@ -77,7 +77,7 @@ public enum Emulator {
         _ configuration: EmulatorConfiguration, logger: Logger? = nil,
         onReady: @escaping @Sendable (RunningEmulator) async -> Void
     ) async throws -> RunningEmulator.Summary {
-        let core = try EmulatorCore(configuration: configuration)
+        let core = try await EmulatorCore(configuration: configuration)
         let app = makeApplication(core, logger: logger ?? quietLogger()) { port in
             await onReady(RunningEmulator(core: core, port: port))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MHSSlide
 
 /// How containers authenticate to the emulator.
 public enum EmulatorAuth: String, Sendable, CaseIterable {
@@ -39,6 +40,10 @@ public struct EmulatorConfiguration: Sendable {
     public var faults: [Fault] = []
     /// Where zips and extracted series are written; a fresh temporary folder by default.
     public var workDirectory: String?
+    /// When set, each slide is first opened and read in a child process (`mhs
+    /// probe-slide`), so a hostile slide that crashes OpenSlide is marked unreadable instead
+    /// of taking the emulator down. `mhs emulator` and `mhs demo` probe with themselves.
+    public var probe: SlideProbe?
 
     public init(scans: [ScanSpec], auth: EmulatorAuth = .jwt, apiKeyID: String? = nil, apiKeySecret: String? = nil) {
         self.scans = scans

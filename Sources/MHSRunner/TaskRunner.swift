@@ -18,14 +18,22 @@ public struct TaskRunner: Sendable {
     let classifier: any Classifier
     let console: Console
     let handleSignals: Bool
+    let probeExecutable: String?
 
-    /// - Parameter handleSignals: take over SIGTERM and SIGINT (stop, write the run
-    ///   report, exit 143/130). `mhs run` does; in-process callers such as `mhs demo` don't.
-    public init(environment: [String: String], classifier: any Classifier, console: Console, handleSignals: Bool = false) {
+    /// - Parameters:
+    ///   - handleSignals: take over SIGTERM and SIGINT (stop, write the run report, exit
+    ///     143/130). `mhs run` does; in-process callers such as `mhs demo` don't.
+    ///   - probeExecutable: an `mhs` binary to open and first read the slide with in a child
+    ///     process (``SlideProbe``) before it is opened here, so a crash or hang in OpenSlide
+    ///     is exit 4 with a message, a run report and a debug bundle; nil opens it directly.
+    public init(
+        environment: [String: String], classifier: any Classifier, console: Console, handleSignals: Bool = false, probeExecutable: String? = nil
+    ) {
         self.environment = environment
         self.classifier = classifier
         self.console = console
         self.handleSignals = handleSignals
+        self.probeExecutable = probeExecutable
     }
 
     /// A stage's outcome for the run report.
@@ -198,8 +206,21 @@ public struct TaskRunner: Sendable {
         let slidePath = try await time(record, "download") { try await download(env, redactor: redactor, record: record) }
 
         let slide: Slide = try await time(record, "open") {
+            if let probeExecutable {
+                let probe = SlideProbe(executable: probeExecutable, timeout: .milliseconds(Int64(env.probeTimeout * 1000)))
+                let format = SlideFormat.sniff(path: slidePath)
+                let outcome = await probe.check(slidePath, format: format)
+                record.facts["probe"] = .string(SlideProbe.describe(outcome, format: format, timeout: probe.timeout) ?? "readable")
+                if outcome != .readable, let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
+                    if case .refused = outcome {
+                        throw Stop(status: .slide, message: problem)
+                    }
+                    throw Stop(status: .slide, message: "\(URL(fileURLWithPath: slidePath).lastPathComponent): \(problem)")
+                }
+            }
             do {
                 let s = try Slide(path: slidePath)
+                if let warning = s.mppWarning { console.say("WARNING: \(warning)") }
                 let size = "\(s.dimensions.width)x\(s.dimensions.height)"
                 let mpp = s.mpp.map { String(format: "%.3f µm/px", $0.x) } ?? "no MPP"
                 console.say("Opened \(URL(fileURLWithPath: slidePath).lastPathComponent): \(s.vendor ?? "unknown vendor"), \(size), \(s.levels.count) level(s), \(mpp)")
@@ -361,7 +382,7 @@ public struct TaskRunner: Sendable {
             } catch {
                 throw Stop(status: .slide, message: "\(error)")
             }
-            let choice = Self.seriesEntry(files)
+            let choice = SeriesArchive.entryToOpen(files)
             guard let file = choice else {
                 throw Stop(status: .slide, message: "the zip holds no DICOM file (\(files.count) file(s))")
             }
@@ -391,17 +412,6 @@ public struct TaskRunner: Sendable {
         } catch {
             throw Stop(status: .download, message: "cannot move the download into place at \(to): \(error.localizedDescription)")
         }
-    }
-
-    /// The series file to open: a full-resolution VOLUME instance if one says so, else
-    /// any DICOM file (OpenSlide finds the rest of the series in the folder).
-    static func seriesEntry(_ files: [String]) -> String? {
-        let dicom = files.filter { SlideFormat.sniff(path: $0) == .dicom }
-        let headers = dicom.map { ($0, DICOMHeader.read(path: $0)) }
-        if let full = headers.first(where: { $0.1.map { $0.imageType.count >= 3 && $0.imageType[2] == "VOLUME" && !$0.isResampledVolume } ?? false }) {
-            return full.0
-        }
-        return dicom.first
     }
 
     // MARK: Report and bundle

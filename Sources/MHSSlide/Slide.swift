@@ -129,6 +129,11 @@ public final class Slide: @unchecked Sendable {
             lib.close(h)
             throw .openslideFailed(path: path, message: "the slide reports no usable level")
         }
+        if let bad = levels.firstIndex(where: { $0.width <= 0 || $0.height <= 0 || !$0.downsample.isFinite || $0.downsample <= 0 }) {
+            let l = levels[bad]
+            lib.close(h)
+            throw .openslideFailed(path: path, message: "level \(bad) reports \(l.width)x\(l.height) pixels at downsample \(l.downsample)")
+        }
         switch vendor {
         case "aperio", "generic-tiff": directTiles = TIFFTileReader.open(path: path, expecting: levels)
         case "dicom": directTiles = DICOMFrameReader.open(slideFile: path, expecting: levels)
@@ -171,11 +176,28 @@ public final class Slide: @unchecked Sendable {
     /// Level-0 width and height.
     public var dimensions: (width: Int, height: Int) { (levels[0].width, levels[0].height) }
 
-    /// Microns per pixel at level 0, when the slide says.
+    /// The range of microns per pixel a real scan has (a 1x overview is about 10; the
+    /// finest scanners about 0.1).
+    public static let plausibleMPP: ClosedRange<Double> = 0.05...100
+
+    /// Microns per pixel at level 0, when the slide says and the value is plausible
+    /// (``plausibleMPP``); an implausible value is treated as missing (see ``mppWarning``).
     public var mpp: (x: Double, y: Double)? {
-        guard let x = properties["openslide.mpp-x"].flatMap(Double.init), let y = properties["openslide.mpp-y"].flatMap(Double.init)
-        else { return nil }
+        guard let x = recordedMPP.x, let y = recordedMPP.y, Self.plausibleMPP.contains(x), Self.plausibleMPP.contains(y) else { return nil }
         return (x, y)
+    }
+
+    /// What the slide's properties say, unchecked.
+    private var recordedMPP: (x: Double?, y: Double?) {
+        (properties["openslide.mpp-x"].flatMap(Double.init), properties["openslide.mpp-y"].flatMap(Double.init))
+    }
+
+    /// Why a recorded MPP is not used, when it is not.
+    public var mppWarning: String? {
+        let (x, y) = recordedMPP
+        guard x != nil || y != nil, mpp == nil else { return nil }
+        func show(_ v: Double?) -> String { v.map { "\($0)" } ?? "missing" }
+        return "the slide records an MPP of \(show(x)) x \(show(y)) µm/px, outside the plausible \(Self.plausibleMPP.lowerBound)–\(Int(Self.plausibleMPP.upperBound)) µm/px, so it is treated as missing"
     }
 
     /// Scanning objective magnification, when the slide says.
@@ -213,6 +235,9 @@ public final class Slide: @unchecked Sendable {
         guard let size = associatedImages[name] else {
             throw .invalidRequest(path: path, message: "no associated image named \(name) (has: \(associatedImages.keys.sorted().joined(separator: ", ")))")
         }
+        guard size.width > 0, size.height > 0, size.width <= 1 << 15, size.height <= 1 << 15 else {
+            throw .invalidRequest(path: path, message: "the associated image \(name) reports \(size.width)x\(size.height) pixels, too large to read")
+        }
         var argb = [UInt32](repeating: 0, count: size.width * size.height)
         argb.withUnsafeMutableBufferPointer { buffer in
             name.withCString { library.readAssociated(handle, $0, buffer.baseAddress!) }
@@ -232,15 +257,38 @@ public final class Slide: @unchecked Sendable {
         return image
     }
 
+    /// The level ``thumbnail(maxSide:)`` reads for `side`.
+    private func thumbnailLevel(side: Int) throws(SlideError) -> Int {
+        func area(_ l: SlideLevel) -> Int {
+            let (a, overflow) = l.width.multipliedReportingOverflow(by: l.height)
+            return overflow ? .max : a
+        }
+        var pick = levels.indices.last { max(levels[$0].width, levels[$0].height) >= side } ?? 0
+        while pick + 1 < levels.count, area(levels[pick]) > 1 << 26 { pick += 1 }
+        let l = levels[pick]
+        guard area(l) <= 1 << 26, l.width <= 1 << 15, l.height <= 1 << 15 else {
+            throw .invalidRequest(path: path, message: "no pyramid level is small enough for a thumbnail (smallest is \(l.width)x\(l.height))")
+        }
+        return pick
+    }
+
+    /// Makes OpenSlide decode what ``thumbnail(maxSide:)`` would read, without converting
+    /// the pixels (for ``SlideProbe``).
+    func touchThumbnailLevel(maxSide: Int = 1024) throws(SlideError) {
+        let pick = try thumbnailLevel(side: max(1, maxSide))
+        let l = levels[pick]
+        var argb = [UInt32](repeating: 0, count: l.width * l.height)
+        argb.withUnsafeMutableBufferPointer { buffer in
+            library.readRegion(handle, buffer.baseAddress!, 0, 0, Int32(pick), Int64(l.width), Int64(l.height))
+        }
+        try failIfError()
+    }
+
     private func readThumbnail(side: Int) throws(SlideError) -> RGBAImage {
         // The smallest level still at least `side` pixels on its longer side (level 0 when
         // none is), then smaller levels while that one is too big to read at once.
-        var pick = levels.indices.last { max(levels[$0].width, levels[$0].height) >= side } ?? 0
-        while pick + 1 < levels.count, levels[pick].width * levels[pick].height > 1 << 26 { pick += 1 }
+        let pick = try thumbnailLevel(side: side)
         let l = levels[pick]
-        guard l.width * l.height <= 1 << 26 else {
-            throw .invalidRequest(path: path, message: "no pyramid level is small enough for a thumbnail (smallest is \(l.width)x\(l.height))")
-        }
         return try readRegion(x: 0, y: 0, level: pick, width: l.width, height: l.height).fitting(maxSide: side)
     }
 

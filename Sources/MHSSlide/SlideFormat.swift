@@ -39,6 +39,10 @@ public enum SlideFormat: Sendable, Equatable, CustomStringConvertible {
 
     /// Sniffs the file at `path`.
     public static func sniff(path: String) -> SlideFormat {
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            return .unsupported("a folder, not a file (for a DICOM series, give the folder to mhs inspect, or one of its files)")
+        }
         guard let f = fopen(path, "rb") else { return .unsupported("cannot be read: \(String(cString: strerror(errno)))") }
         defer { fclose(f) }
         var head = [UInt8](repeating: 0, count: 132)
@@ -52,7 +56,7 @@ public enum SlideFormat: Sendable, Equatable, CustomStringConvertible {
             let magic = little ? UInt16(b[2]) | UInt16(b[3]) << 8 : UInt16(b[2]) << 8 | UInt16(b[3])
             if magic == 42 || magic == 43 {
                 let isBig = magic == 43
-                let description = TIFFProbe.firstImageDescription(file: f, littleEndian: little, bigTIFF: isBig)
+                let description = TIFFProbe.firstImageDescription(path: path)
                 return description?.hasPrefix("Aperio") == true ? .aperioSVS(bigTIFF: isBig) : .tiff(bigTIFF: isBig)
             }
         }
@@ -65,40 +69,13 @@ public enum SlideFormat: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Reads just enough of a TIFF to find IFD 0's ImageDescription.
+/// Reads just enough of a TIFF to find IFD 0's ImageDescription, through ``TIFFStructure``.
 enum TIFFProbe {
-    static func firstImageDescription(file f: UnsafeMutablePointer<FILE>, littleEndian: Bool, bigTIFF: Bool) -> String? {
-        func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
-            guard fseeko(f, off_t(offset), SEEK_SET) == 0 else { return nil }
-            var buf = [UInt8](repeating: 0, count: count)
-            return fread(&buf, 1, count, f) == count ? buf : nil
-        }
-        func uint(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-            var v: UInt64 = 0
-            for (i, byte) in (littleEndian ? Array(bytes) : bytes.reversed()).enumerated() { v |= UInt64(byte) << (8 * UInt64(i)) }
-            return v
-        }
-        guard let header = read(0, bigTIFF ? 16 : 8) else { return nil }
-        let ifd = bigTIFF ? uint(header[8..<16]) : uint(header[4..<8])
-        guard let countBytes = read(ifd, bigTIFF ? 8 : 2) else { return nil }
-        let count = min(Int(uint(countBytes[...])), 4096)
-        let entrySize = bigTIFF ? 20 : 12
-        guard let entries = read(ifd + UInt64(countBytes.count), count * entrySize) else { return nil }
-        for i in 0..<count {
-            let e = entries[(i * entrySize)..<((i + 1) * entrySize)]
-            let base = e.startIndex
-            guard uint(e[base..<(base + 2)]) == 270 else { continue }  // ImageDescription
-            let length = Int(bigTIFF ? uint(e[(base + 4)..<(base + 12)]) : uint(e[(base + 4)..<(base + 8)]))
-            let inline = bigTIFF ? 8 : 4
-            let bytes: [UInt8]?
-            if length <= inline {
-                bytes = Array(e[(base + (bigTIFF ? 12 : 8))..<(base + (bigTIFF ? 12 : 8) + length)])
-            } else {
-                let offset = bigTIFF ? uint(e[(base + 12)..<(base + 20)]) : uint(e[(base + 8)..<(base + 12)])
-                bytes = read(offset, min(length, 1 << 16))
-            }
-            return bytes.map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        }
-        return nil
+    static func firstImageDescription(path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let tiff = try? TIFFStructure(fd: fd), let first = tiff.directories.first else { return nil }
+        return try? tiff.text(first, 270)
     }
 }

@@ -50,6 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         var configuration = EmulatorConfiguration(scans: [ScanSpec(path: slidePath)], auth: .apiKey)
         configuration.workDirectory = outputDir + "/emulator"
+        configuration.probe = SlideProbe.currentExecutable.map { SlideProbe(executable: $0) }
         let serve = self.serve
         let status = try await Emulator.withRunning(configuration) { emulator in
             printFlushed("Local Techcyte (emulator) listening at \(emulator.baseURL)")
@@ -59,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
             // The caller's MHS_* settings (device, libraries, deadline, ...) apply to the task too.
             for (key, value) in ProcessInfo.processInfo.environment where key.hasPrefix("MHS_") && env[key] == nil { env[key] = value }
             printFlushed("Running the task as the container would (mhs run, \(chosen.name) classifier):\n")
-            let status = await TaskRunner(environment: env, classifier: chosen, console: Console()).run()
+            let status = await TaskRunner(environment: env, classifier: chosen, console: Console(), probeExecutable: SlideProbe.currentExecutable).run()
             let summary = await emulator.summary()
             let scan = emulator.tasks[0].scans[0].id
             printFlushed("""

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MHSSlide
 import MHSEmulator
 
 /// `mhs emulator`: the local Techcyte platform, until SIGINT or SIGTERM.
@@ -63,6 +64,7 @@ struct EmulatorCommand: AsyncParsableCommand {
         var configuration = EmulatorConfiguration(
             scans: slides.compactMap(Self.scanSpec), auth: EmulatorAuth(rawValue: auth)!, apiKeyID: apiKeyId, apiKeySecret: apiKeySecret)
         configuration.port = port
+        configuration.probe = SlideProbe.currentExecutable.map { SlideProbe(executable: $0) }
         configuration.urlTTL = urlTtl
         configuration.faults = try faults.map { try Fault(parsing: $0) }
         let summary: RunningEmulator.Summary

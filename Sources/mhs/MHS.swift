@@ -11,6 +11,6 @@ struct MHS: AsyncParsableCommand {
             posts GeoJSON annotations and an AI-workflow report back to Techcyte. `mhs` checks \
             those results against the platform's contract before anything is sent.
             """,
-        subcommands: [RunCommand.self, DemoCommand.self, EmulatorCommand.self, ValidateCommand.self, InspectCommand.self, FetchCommand.self, GPUCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, EmulatorCommand.self, ValidateCommand.self, InspectCommand.self, FetchCommand.self, GPUCommand.self, ProbeSlideCommand.self]
     )
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Classifiers
 import Foundation
+import MHSSlide
 import MHSRunner
 
 /// `mhs run`: the container entrypoint.
@@ -26,7 +27,8 @@ struct RunCommand: AsyncParsableCommand {
             console.say("ERROR (exit 2): MHS_CLASSIFIER '\(env["MHS_CLASSIFIER"] ?? "")' is not a known classifier (known: \(ClassifierRegistry.all.keys.sorted().joined(separator: ", ")))")
             throw ExitCode(ExitStatus.configuration.rawValue)
         }
-        let status = await TaskRunner(environment: env, classifier: classifier, console: console, handleSignals: true).run()
+        let status = await TaskRunner(
+            environment: env, classifier: classifier, console: console, handleSignals: true, probeExecutable: SlideProbe.currentExecutable).run()
         throw ExitCode(status.rawValue)
     }
 }

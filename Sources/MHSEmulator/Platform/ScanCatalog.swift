@@ -21,7 +21,7 @@ enum ScanCatalog {
         var slides: [String: Slide]
     }
 
-    static func prepare(_ specs: [ScanSpec], workDirectory: String) throws -> Prepared {
+    static func prepare(_ specs: [ScanSpec], workDirectory: String, probe: SlideProbe?) async throws -> Prepared {
         var tasks: [EmulatedTask] = []
         var slides: [String: Slide] = [:]
         let fm = FileManager.default
@@ -59,6 +59,14 @@ enum ScanCatalog {
             var readable = false
             var detail: String
             do {
+                if let probe {
+                    let format = SlideFormat.sniff(path: slideFile)
+                    if case .unsupported(let what) = format { throw SlideError.unsupportedFormat(path: slideFile, detail: what) }
+                    let outcome = await probe.check(slideFile, format: format)
+                    if let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
+                        throw SlideError.openslideFailed(path: slideFile, message: problem)
+                    }
+                }
                 let slide = try Slide(path: slideFile)
                 slides[scanId] = slide
                 size = SlideSize(width: Double(slide.dimensions.width), height: Double(slide.dimensions.height))

@@ -8,8 +8,8 @@ struct DICOMLevel: Sendable {
     var height: Int
     var tileWidth: Int
     var tileHeight: Int
-    /// Where each frame's JPEG bytes are, in TILED_FULL order (row by row).
-    var frames: [(offset: UInt64, length: Int)]
+    /// Where each frame's JPEG bytes are, in TILED_FULL order (row by row); inside the file.
+    var frames: [(offset: UInt64, length: UInt64)]
     var photometric: String
 
     var tilesAcross: Int { (width + tileWidth - 1) / tileWidth }
@@ -80,17 +80,23 @@ public final class DICOMFrameReader: DirectTiles {
     public func jpegStream(level: Int, column: Int, row: Int) throws(SlideError) -> [UInt8] {
         let l = levels[level]
         let index = row * l.tilesAcross + column
-        guard index < l.frames.count, let fd = files[l.path] else {
+        guard column >= 0, row >= 0, column < l.tilesAcross, index < l.frames.count, let fd = files[l.path] else {
             throw .invalidRequest(path: l.path, message: "frame \(column),\(row) of level \(level) is not in the file")
         }
         let (offset, length) = l.frames[index]
-        var n = 0
-        var stream = [UInt8](unsafeUninitializedCapacity: length + 16) { buffer, initialized in
-            n = pread(fd, buffer.baseAddress!, length, off_t(offset))
-            initialized = max(n, 0)
+        // The parser checked the fragment against the file's size when it was opened.
+        let n = Int(length)
+        var got = 0
+        var stream = [UInt8](unsafeUninitializedCapacity: n + 16) { buffer, initialized in
+            while got < n {
+                let r = pread(fd, buffer.baseAddress! + got, n - got, off_t(offset + UInt64(got)))
+                if r <= 0 { break }
+                got += r
+            }
+            initialized = got
         }
-        guard n == length, length >= 4 else {
-            throw .openslideFailed(path: l.path, message: "frame \(column),\(row) of level \(level) is truncated (\(n) of \(length) bytes)")
+        guard got == n, n >= 4 else {
+            throw .openslideFailed(path: l.path, message: "frame \(column),\(row) of level \(level) is truncated (\(got) of \(n) bytes)")
         }
         // Fragments may carry a trailing pad byte after EOI; libjpeg-turbo ignores it.
         if l.photometric == "RGB", !JPEGStream.hasColourMarker(stream) { JPEGStream.insertAdobeRGB(&stream) }
@@ -115,167 +121,28 @@ public final class DICOMFrameReader: DirectTiles {
     }
 }
 
-/// Walks a DICOM Part 10 file's elements (explicit VR little endian) far enough to find
-/// the attributes of a tiled JPEG WSI instance and where each frame's bytes are.
+/// A tiled JPEG WSI instance's level, from ``DICOMStructure``'s attributes.
 enum DICOMInstanceParser {
-    /// The attributes that matter, or nil when the file is not DICOM or cannot be walked.
-    static func attributes(path: String) -> Attributes? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        var reader = Reader(handle: handle)
-        guard (try? reader.bytes(at: 128, count: 4)) == Array("DICM".utf8) else { return nil }
-        var attributes = Attributes()
-        do {
-            try reader.elements(from: 132, until: nil, into: &attributes, depth: 0)
-        } catch {
-            return nil
-        }
-        return attributes
+    /// The attributes of the file at `path` down to its frames; nil when it is not DICOM or is malformed.
+    static func attributes(path: String) -> DICOMStructure.Attributes? {
+        try? DICOMStructure.read(path: path, depth: .frames)
     }
 
-    static func parse(path: String) -> DICOMLevel? {
-        guard let attributes = attributes(path: path) else { return nil }
-        return level(attributes, path: path)
-    }
-
-    static func level(_ attributes: Attributes, path: String) -> DICOMLevel? {
-        guard attributes.transferSyntax == "1.2.840.10008.1.2.4.50", attributes.imageType.count >= 3,
-            attributes.imageType[2] == "VOLUME", attributes.organisation != "TILED_SPARSE",
-            let rows = attributes.rows, let columns = attributes.columns, let total = attributes.totalColumns,
-            let totalRows = attributes.totalRows, attributes.frames.count == (attributes.numberOfFrames ?? attributes.frames.count),
-            !attributes.frames.isEmpty
+    /// The level the instance is, when the direct path can serve it: JPEG baseline, a VOLUME
+    /// image that is not TILED_SPARSE, sizes from 1 to 2^31 - 1, tiles from 1 to 8192 pixels a
+    /// side, NumberOfFrames matching the fragments, and a frame for every tile of the grid
+    /// (counted without overflow).
+    static func level(_ a: DICOMStructure.Attributes, path: String) -> DICOMLevel? {
+        guard a.transferSyntax == "1.2.840.10008.1.2.4.50", a.imageType.count >= 3, a.imageType[2] == "VOLUME",
+            a.organisation != "TILED_SPARSE", let rows = a.rows, let columns = a.columns, let width = a.totalColumns,
+            let height = a.totalRows, (1...8192).contains(rows), (1...8192).contains(columns), (1...Int(Int32.max)).contains(width),
+            (1...Int(Int32.max)).contains(height), !a.frames.isEmpty, a.frames.count == (a.numberOfFrames ?? a.frames.count),
+            a.frames.allSatisfy({ $0.length >= 4 })
         else { return nil }
         let level = DICOMLevel(
-            path: path, width: total, height: totalRows, tileWidth: columns, tileHeight: rows, frames: attributes.frames,
-            photometric: attributes.photometric)
-        guard level.frames.count >= level.tilesAcross * level.tilesDown else { return nil }
+            path: path, width: width, height: height, tileWidth: columns, tileHeight: rows, frames: a.frames, photometric: a.photometric)
+        let (tiles, overflow) = level.tilesAcross.multipliedReportingOverflow(by: level.tilesDown)
+        guard !overflow, level.frames.count >= tiles else { return nil }
         return level
-    }
-
-    struct Attributes {
-        var transferSyntax = ""
-        var imageType: [String] = []
-        var photometric = ""
-        var organisation = ""
-        var rows: Int?
-        var columns: Int?
-        var totalColumns: Int?
-        var totalRows: Int?
-        var numberOfFrames: Int?
-        var seriesUID = ""
-        var frames: [(offset: UInt64, length: Int)] = []
-    }
-
-    struct Malformed: Error {}
-
-    struct Reader {
-        let handle: FileHandle
-
-        func bytes(at offset: UInt64, count: Int) throws -> [UInt8] {
-            if count == 0 { return [] }  // read(upToCount: 0) answers nil, not empty
-            try handle.seek(toOffset: offset)
-            guard let data = try handle.read(upToCount: count), data.count == count else { throw Malformed() }
-            return Array(data)
-        }
-
-        func u16(_ b: [UInt8], _ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
-        func u32(_ b: [UInt8], _ i: Int) -> UInt64 { UInt64(u16(b, i)) | UInt64(u16(b, i + 2)) << 16 }
-
-        static let longVRs: Set<String> = ["OB", "OW", "OF", "SQ", "UT", "UN", "OD", "OL", "OV", "UC", "UR", "SV", "UV"]
-
-        /// Reads elements from `start` until `end` (or an item delimiter when nil inside an
-        /// undefined-length item); returns where it stopped.
-        @discardableResult
-        mutating func elements(from start: UInt64, until end: UInt64?, into a: inout Attributes, depth: Int) throws -> UInt64 {
-            guard depth < 16 else { throw Malformed() }
-            var at = start
-            while end == nil || at < end! {
-                guard let head = try? bytes(at: at, count: 8) else { return at }
-                let group = u16(head, 0), element = u16(head, 2)
-                if group == 0xFFFE {
-                    // Item / delimiter tags inside sequences carry a 4-byte length and no VR.
-                    if element == 0xE00D || element == 0xE0DD { return at + 8 }
-                    throw Malformed()
-                }
-                let vr = String(decoding: head[4..<6], as: UTF8.self)
-                var length: UInt64
-                var valueAt: UInt64
-                if Self.longVRs.contains(vr) {
-                    length = u32(try bytes(at: at + 8, count: 4), 0)
-                    valueAt = at + 12
-                } else {
-                    length = UInt64(u16(head, 6))
-                    valueAt = at + 8
-                }
-                if group == 0x7FE0, element == 0x0010 {
-                    guard length == 0xFFFF_FFFF else { throw Malformed() }  // native pixels: not JPEG frames
-                    a.frames = try fragments(from: valueAt)
-                    return valueAt
-                }
-                if vr == "SQ" || length == 0xFFFF_FFFF {
-                    at = try skipSequence(from: valueAt, length: length, into: &a, depth: depth + 1)
-                    continue
-                }
-                if group <= 0x0048, length <= 4096 {
-                    let value = try bytes(at: valueAt, count: Int(length))
-                    record(group, element, vr, value, into: &a)
-                }
-                at = valueAt + length
-            }
-            return at
-        }
-
-        mutating func skipSequence(from start: UInt64, length: UInt64, into a: inout Attributes, depth: Int) throws -> UInt64 {
-            if length != 0xFFFF_FFFF { return start + length }
-            var at = start
-            while true {
-                let head = try bytes(at: at, count: 8)
-                let group = u16(head, 0), element = u16(head, 2), itemLength = u32(head, 4)
-                guard group == 0xFFFE else { throw Malformed() }
-                if element == 0xE0DD { return at + 8 }  // sequence delimiter
-                guard element == 0xE000 else { throw Malformed() }
-                if itemLength == 0xFFFF_FFFF {
-                    var nested = Attributes()  // attributes inside sequences are not the instance's
-                    at = try elements(from: at + 8, until: nil, into: &nested, depth: depth)
-                } else {
-                    at = at + 8 + itemLength
-                }
-            }
-        }
-
-        /// Encapsulated pixel data: the offset table item, then one item per fragment.
-        func fragments(from start: UInt64) throws -> [(offset: UInt64, length: Int)] {
-            var at = start
-            var list: [(UInt64, Int)] = []
-            var first = true
-            while true {
-                let head = try bytes(at: at, count: 8)
-                let element = u16(head, 2), length = u32(head, 4)
-                guard u16(head, 0) == 0xFFFE else { throw Malformed() }
-                if element == 0xE0DD { break }
-                guard element == 0xE000 else { throw Malformed() }
-                if !first { list.append((at + 8, Int(length))) }
-                first = false
-                at += 8 + length
-            }
-            return list
-        }
-
-        func record(_ group: Int, _ element: Int, _ vr: String, _ value: [UInt8], into a: inout Attributes) {
-            func text() -> String { String(decoding: value, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \0")) }
-            switch (group, element) {
-            case (0x0002, 0x0010): a.transferSyntax = text()
-            case (0x0008, 0x0008): a.imageType = text().split(separator: "\\").map(String.init)
-            case (0x0028, 0x0004): a.photometric = text()
-            case (0x0028, 0x0008): a.numberOfFrames = Int(text())
-            case (0x0028, 0x0010) where value.count >= 2: a.rows = u16(value, 0)
-            case (0x0028, 0x0011) where value.count >= 2: a.columns = u16(value, 0)
-            case (0x0048, 0x0006) where value.count >= 4: a.totalColumns = Int(u32(value, 0))
-            case (0x0048, 0x0007) where value.count >= 4: a.totalRows = Int(u32(value, 0))
-            case (0x0020, 0x9311): a.organisation = text()
-            case (0x0020, 0x000E): a.seriesUID = text()
-            default: break
-            }
-        }
     }
 }

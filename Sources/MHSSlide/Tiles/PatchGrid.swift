@@ -11,6 +11,10 @@ public enum PatchGridError: Error, Sendable, Equatable, CustomStringConvertible 
     case missingMPP(path: String)
     case noSuchLevel(Int, levels: Int)
     case invalid(String)
+    /// The target is finer than the slide can give (more than 2x upsampling of level 0).
+    case resolutionUnavailable(target: Double, slideMPP: Double)
+    /// The grid would have more patches than the cap.
+    case tooManyPatches(Double, cap: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +22,10 @@ public enum PatchGridError: Error, Sendable, Equatable, CustomStringConvertible 
             "\(path) records no MPP (microns per pixel), so patches at a target MPP cannot be placed; give a pyramid level instead (PatchResolution.level)"
         case .noSuchLevel(let l, let n): "level \(l) does not exist (the slide has \(n))"
         case .invalid(let why): why
+        case .resolutionUnavailable(let target, let mpp):
+            "the grid wants \(target) µm/px but the slide's finest level is \(mpp) µm/px: more than 2x finer than the slide can give"
+        case .tooManyPatches(let n, let cap):
+            "the grid would have \(n < 1e15 ? String(Int64(n)) : String(n)) patches, over the cap of \(cap)"
         }
     }
 }
@@ -57,13 +65,20 @@ public struct PatchGrid: Sendable, Equatable {
     public var extent: Double { Double(patchSize) * targetDownsample }
     public var count: Int { columns * rows }
 
+    /// The most patches a grid may have unless told otherwise: ten million (a 150,000 px
+    /// square slide in 64 px patches at level 0 has 5.5 million).
+    public static let defaultMaximumPatches = 10_000_000
+
+    /// - Throws: ``PatchGridError``: no MPP for an MPP target, a target more than 2x finer
+    ///   than level 0, more than `maximumPatches` patches.
     public init(
         levels: [SlideLevel], mpp: Double?, path: String, patchSize: Int, stride: Int? = nil, resolution: PatchResolution,
-        coverEdges: Bool = false
+        coverEdges: Bool = false, maximumPatches: Int = PatchGrid.defaultMaximumPatches
     ) throws(PatchGridError) {
-        guard patchSize > 0 else { throw .invalid("patch size must be positive") }
+        guard patchSize > 0, patchSize <= 1 << 14 else { throw .invalid("patch size must be from 1 to 16384 pixels") }
         let stride = stride ?? patchSize
-        guard stride > 0 else { throw .invalid("stride must be positive") }
+        guard stride > 0, stride <= 1 << 20 else { throw .invalid("stride must be from 1 to 1048576 pixels") }
+        guard !levels.isEmpty, levels[0].width > 0, levels[0].height > 0 else { throw .invalid("the slide has no usable level") }
         self.patchSize = patchSize
         self.stride = stride
         switch resolution {
@@ -73,9 +88,10 @@ public struct PatchGrid: Sendable, Equatable {
             levelDownsample = levels[l].downsample
             targetDownsample = levels[l].downsample
         case .mpp(let target):
-            guard target > 0 else { throw .invalid("target MPP must be positive") }
-            guard let mpp, mpp > 0 else { throw .missingMPP(path: path) }
+            guard target > 0, target.isFinite else { throw .invalid("target MPP must be a positive number") }
+            guard let mpp, mpp > 0, mpp.isFinite else { throw .missingMPP(path: path) }
             let want = target / mpp
+            guard want >= 0.5 else { throw .resolutionUnavailable(target: target, slideMPP: mpp) }
             let sharpEnough = levels.indices.filter { levels[$0].downsample <= want * 1.01 }
             level = sharpEnough.max { levels[$0].downsample < levels[$1].downsample } ?? 0
             levelDownsample = levels[level].downsample
@@ -96,6 +112,9 @@ public struct PatchGrid: Sendable, Equatable {
         slideHeight = levels[0].height
         columns = fit(levels[0].width)
         rows = fit(levels[0].height)
+        // Multiplied in floating point: two huge counts must not overflow an Int.
+        let total = Double(columns) * Double(rows)
+        guard total <= Double(maximumPatches) else { throw .tooManyPatches(total, cap: maximumPatches) }
     }
 
     /// A slide's grid.

@@ -95,13 +95,15 @@ struct TIFFLevel: Sendable {
 public final class TIFFTileReader: DirectTiles {
     let path: String
     let fd: Int32
+    let bytes: FileBytes
     let levels: [TIFFLevel]
     /// Idle TurboJPEG decompressors, reused across reads.
     private let decoders = DecoderPool()
 
-    private init(path: String, fd: Int32, levels: [TIFFLevel]) {
+    private init(path: String, fd: Int32, bytes: FileBytes, levels: [TIFFLevel]) {
         self.path = path
         self.fd = fd
+        self.bytes = bytes
         self.levels = levels
     }
 
@@ -112,7 +114,7 @@ public final class TIFFTileReader: DirectTiles {
     public static func open(path: String, expecting levels: [SlideLevel]) -> TIFFTileReader? {
         let fd = Glibc.open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
-        guard let directories = try? TIFFParser(fd: fd).tiledJPEGDirectories() else {
+        guard let directories = try? TIFFParser(fd: fd).tiledJPEGDirectories(), let bytes = try? FileBytes(fd: fd) else {
             close(fd)
             return nil
         }
@@ -124,7 +126,7 @@ public final class TIFFTileReader: DirectTiles {
             }
             matched.append(d)
         }
-        return TIFFTileReader(path: path, fd: fd, levels: matched)
+        return TIFFTileReader(path: path, fd: fd, bytes: bytes, levels: matched)
     }
 
     /// Tile size of a level.
@@ -154,23 +156,34 @@ public final class TIFFTileReader: DirectTiles {
     public func jpegStream(level: Int, column: Int, row: Int) throws(SlideError) -> [UInt8] {
         let l = levels[level]
         let index = row * l.tilesAcross + column
-        guard index < l.offsets.count else { throw .invalidRequest(path: path, message: "tile \(column),\(row) of level \(level) is not in the file") }
-        let count = Int(l.byteCounts[index])
+        guard column >= 0, row >= 0, column < l.tilesAcross, index < l.offsets.count else {
+            throw .invalidRequest(path: path, message: "tile \(column),\(row) of level \(level) is not in the file")
+        }
+        let offset = l.offsets[index], count = l.byteCounts[index]
+        guard count >= 4, bytes.contains(offset: offset, count: count) else {
+            throw .openslideFailed(
+                path: path, message: "tile \(column),\(row) of level \(level) (\(count) bytes at offset \(offset)) lies outside the \(bytes.size)-byte file")
+        }
+        let n = Int(count)
         // Read the tile straight behind the shared tables (minus their EOI) and an Adobe
         // marker slot, so the stream is assembled without extra copies.
         var tables = l.jpegTables ?? []
         if tables.suffix(2) == [0xFF, 0xD9] { tables.removeLast(2) }
         let prefix = tables.count
-        var n = 0
-        var stream = [UInt8](unsafeUninitializedCapacity: prefix + count + 16) { buffer, initialized in
+        var got = 0
+        var stream = [UInt8](unsafeUninitializedCapacity: prefix + n + 16) { buffer, initialized in
             for i in 0..<prefix { buffer[i] = tables[i] }
-            n = pread(fd, buffer.baseAddress! + prefix, count, off_t(l.offsets[index]))
-            initialized = prefix + max(n, 0)
+            while got < n {
+                let r = pread(fd, buffer.baseAddress! + prefix + got, n - got, off_t(offset + UInt64(got)))
+                if r <= 0 { break }
+                got += r
+            }
+            initialized = prefix + got
         }
-        guard n == count, count >= 4 else {
-            throw .openslideFailed(path: path, message: "tile \(column),\(row) of level \(level) is truncated (\(n) of \(count) bytes)")
+        guard got == n else {
+            throw .openslideFailed(path: path, message: "tile \(column),\(row) of level \(level) is truncated (\(got) of \(n) bytes)")
         }
-        if prefix > 0 {
+        if prefix > 0, stream.count >= prefix + 2 {
             // Tables present: drop the tile's own SOI (the tables start with one).
             if stream[prefix] == 0xFF, stream[prefix + 1] == 0xD8 { stream.removeSubrange(prefix..<(prefix + 2)) }
         }
@@ -246,6 +259,10 @@ public final class JPEGDecoder: @unchecked Sendable {
         var w: Int32 = 0, h: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         let header = jpeg.withUnsafeBufferPointer { tjDecompressHeader3(handle, $0.baseAddress, UInt(jpeg.count), &w, &h, &subsampling, &colorspace) }
         guard header == 0 else { throw Failure(description: String(cString: tjGetErrorStr2(handle))) }
+        // The header's size decides the allocation: never more than the tile it should be.
+        guard w > 0, h > 0, Int(w) <= width, Int(h) <= height else {
+            throw Failure(description: "the JPEG is \(w)x\(h) pixels, larger than its \(width)x\(height) tile")
+        }
         var code: Int32 = 0
         // Uninitialised: the decoder writes every byte (or fails, and the array is dropped).
         let pixels = [UInt8](unsafeUninitializedCapacity: Int(w) * Int(h) * 4) { buffer, count in
@@ -266,76 +283,50 @@ public final class JPEGDecoder: @unchecked Sendable {
     }
 }
 
-/// Walks a TIFF's directories and keeps the tiled, JPEG-compressed, 8-bit RGB/YCbCr ones.
+/// The tiled, JPEG-compressed, 8-bit RGB/YCbCr directories of a TIFF, from ``TIFFStructure``.
+/// A directory is kept only when every number the direct path will use is sane: sizes from
+/// 1 to 2^31 - 1, tiles from 1 to 8192 pixels a side, a whole tile grid of offsets and byte
+/// counts (overflow-checked), tables under 1 MiB, and no conflicting duplicate of any of
+/// these tags (OpenSlide reads those, not us).
 struct TIFFParser {
     let fd: Int32
 
-    struct Malformed: Error {}
+    static let usedTags: [UInt16] = [256, 257, 258, 259, 262, 277, 284, 322, 323, 324, 325, 347]
 
-    private func read(_ offset: UInt64, _ count: Int) throws -> [UInt8] {
-        var buf = [UInt8](repeating: 0, count: count)
-        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-        guard n == count else { throw Malformed() }
-        return buf
-    }
-
-    func tiledJPEGDirectories() throws -> [TIFFLevel] {
-        let header = try read(0, 16)
-        let little = header[0] == 0x49
-        guard little || header[0] == 0x4D else { throw Malformed() }
-        func uint(_ b: ArraySlice<UInt8>) -> UInt64 {
-            var v: UInt64 = 0
-            for (i, byte) in (little ? Array(b) : b.reversed()).enumerated() { v |= UInt64(byte) << (8 * UInt64(i)) }
-            return v
-        }
-        let big = uint(header[2..<4]) == 43
-        var next = big ? uint(header[8..<16]) : uint(header[4..<8])
+    func tiledJPEGDirectories() throws(MalformedFile) -> [TIFFLevel] {
+        let tiff = try TIFFStructure(fd: fd)
         var result: [TIFFLevel] = []
-        var seen = Set<UInt64>()
-        let typeSizes: [UInt64: Int] = [1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 16: 8]
-        while next != 0, !seen.contains(next), seen.count < 64 {
-            seen.insert(next)
-            let countBytes = try read(next, big ? 8 : 2)
-            let count = Int(uint(countBytes[...]))
-            let entrySize = big ? 20 : 12
-            let entries = try read(next + UInt64(countBytes.count), count * entrySize)
-            var tags: [Int: [UInt64]] = [:]
-            var tables: [UInt8]?
-            for i in 0..<count {
-                let e = entries[(i * entrySize)..<((i + 1) * entrySize)]
-                let b = e.startIndex
-                let tag = Int(uint(e[b..<(b + 2)]))
-                let type = uint(e[(b + 2)..<(b + 4)])
-                let n = Int(big ? uint(e[(b + 4)..<(b + 12)]) : uint(e[(b + 4)..<(b + 8)]))
-                guard let size = typeSizes[type] else { continue }
-                let inlineRoom = big ? 8 : 4
-                let valueStart = b + (big ? 12 : 8)
-                let raw: [UInt8] = n * size <= inlineRoom
-                    ? Array(e[valueStart..<(valueStart + n * size)])
-                    : try read(uint(e[valueStart..<(valueStart + inlineRoom)]), n * size)
-                if tag == 347 {
-                    tables = raw
-                    continue
-                }
-                guard [256, 257, 258, 259, 262, 277, 284, 322, 323, 324, 325].contains(tag) else { continue }
-                tags[tag] = stride(from: 0, to: raw.count, by: size).map { uint(raw[$0..<($0 + size)]) }
-            }
-            next = try {
-                let at = next + UInt64(countBytes.count) + UInt64(count * entrySize)
-                let bytes = try read(at, big ? 8 : 4)
-                return uint(bytes[...])
-            }()
-            guard let w = tags[256]?.first, let h = tags[257]?.first, let tw = tags[322]?.first, let th = tags[323]?.first,
-                let offsets = tags[324], let counts = tags[325], tags[259]?.first == 7, (tags[277]?.first ?? 1) == 3,
-                (tags[284]?.first ?? 1) == 1, (tags[258] ?? [8]).allSatisfy({ $0 == 8 }), offsets.count == counts.count
-            else { continue }
-            let photometric = Int(tags[262]?.first ?? 6)
-            guard photometric == 2 || photometric == 6 else { continue }
-            result.append(
-                TIFFLevel(
-                    width: Int(w), height: Int(h), tileWidth: Int(tw), tileHeight: Int(th), offsets: offsets, byteCounts: counts,
-                    jpegTables: tables, photometric: photometric))
+        for d in tiff.directories {
+            // A directory the direct path cannot serve (or whose numbers are absurd) is
+            // skipped; OpenSlide then serves the level, or refuses the file.
+            if let level = try? level(d, in: tiff) { result.append(level) }
         }
         return result
+    }
+
+    private func level(_ d: TIFFStructure.Directory, in tiff: TIFFStructure) throws(MalformedFile) -> TIFFLevel? {
+        guard d.conflicting.isDisjoint(with: Self.usedTags) else { return nil }
+        guard let w = try tiff.integer(d, 256)?.int(atMost: Int(Int32.max)), let h = try tiff.integer(d, 257)?.int(atMost: Int(Int32.max)),
+            let tw = try tiff.integer(d, 322)?.int(atMost: 8192), let th = try tiff.integer(d, 323)?.int(atMost: 8192),
+            w > 0, h > 0, tw > 0, th > 0,
+            try tiff.integer(d, 259) == 7, (try tiff.integer(d, 277) ?? 1) == 3, (try tiff.integer(d, 284) ?? 1) == 1,
+            (try tiff.integers(d, 258) ?? [8]).allSatisfy({ $0 == 8 })
+        else { return nil }
+        let photometric = try tiff.integer(d, 262) ?? 6
+        guard photometric == 2 || photometric == 6 else { return nil }
+        let across = (w + tw - 1) / tw, down = (h + th - 1) / th
+        let (tiles, overflow) = across.multipliedReportingOverflow(by: down)
+        guard !overflow, let offsetsEntry = d.entries[324], let countsEntry = d.entries[325],
+            offsetsEntry.count >= UInt64(tiles), countsEntry.count >= UInt64(tiles)
+        else { return nil }
+        guard let offsets = try tiff.integers(d, 324), let counts = try tiff.integers(d, 325), offsets.count == counts.count else { return nil }
+        var tables: [UInt8]?
+        if let e = d.entries[347] {
+            guard e.count <= 1 << 20 else { return nil }
+            tables = try tiff.rawValue(e)
+        }
+        return TIFFLevel(
+            width: w, height: h, tileWidth: tw, tileHeight: th, offsets: offsets, byteCounts: counts, jpegTables: tables,
+            photometric: Int(photometric))
     }
 }
