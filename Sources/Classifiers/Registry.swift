@@ -5,6 +5,7 @@ public enum ClassifierRegistry {
     /// Every classifier by name.
     public static let all: [String: any Classifier] = [
         "template": TemplateClassifier(), "stain": StainHeatmapClassifier(), "nuclei": NucleiClassifier(), "slow": SlowClassifier(),
+        "invalid": InvalidResultsClassifier(),
     ]
 
     /// The classifier called `name`, or the template when `name` is nil.

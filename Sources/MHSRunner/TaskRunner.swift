@@ -274,11 +274,27 @@ public struct TaskRunner: Sendable {
         }
         for w in report.warnings.prefix(20) { console.say("WARNING: \(w.path): \(w.message) [\(w.rule)]") }
 
+        // Validated before anything is encoded: a body that breaks the contract (NaN
+        // included) is reported with its paths and kept as results.invalid.json, never as
+        // results.json, and never sent.
+        func keepInvalid(_ reason: String) throws -> Never {
+            let path = env.outputDirectory + "/results.invalid.json"
+            let (bytes, replaced) = MHSJSON.encodeReplacingNonFinite(body)
+            if (try? Data(bytes).write(to: URL(fileURLWithPath: path))) != nil {
+                console.say("The invalid results were saved to \(path)" + (replaced > 0 ? " (\(replaced) NaN or infinite number(s) written as null)" : ""))
+            }
+            throw Stop(status: .invalidResults, message: reason)
+        }
+        if !report.isValid {
+            for e in report.errors.prefix(50) { console.say("  error   \(e.path): \(e.message) [\(e.rule)]") }
+            if report.errors.count > 50 { console.say("  … and \(report.errors.count - 50) more error(s)") }
+            try keepInvalid("the results break the contract (\(report.errors.count) error(s), listed above); nothing was posted")
+        }
         let json: [UInt8]
         do {
             json = try MHSJSON.encode(body)
         } catch {
-            throw Stop(status: .invalidResults, message: "the results cannot be written as JSON: \(error)")
+            try keepInvalid("the results cannot be written as JSON: \(error); nothing was posted")
         }
         record.results = json
         let resultsPath = env.outputDirectory + "/results.json"
@@ -287,12 +303,6 @@ public struct TaskRunner: Sendable {
             console.say("Results saved to \(resultsPath)")
         } catch {
             console.say("WARNING: cannot write \(resultsPath): \(error.localizedDescription)")
-        }
-        guard report.isValid else {
-            for e in report.errors.prefix(50) { console.say("  error   \(e.path): \(e.message) [\(e.rule)]") }
-            throw Stop(
-                status: .invalidResults,
-                message: "the results break the contract (\(report.errors.count) error(s), listed above); nothing was posted")
         }
 
         _ = try await time(record, "render") {

@@ -250,3 +250,28 @@ struct RunTests {
         #expect(!red(png[512, 384]))
     }
 }
+
+@Suite("Results that break the contract (the real binary)")
+struct InvalidResultsRunTests {
+    @Test("NaN and infinity: exit 6 naming each JSON path, kept as results.invalid.json, no results.json, nothing posted")
+    func nonFinite() async throws {
+        try await Emulator.withRunning(EmulatorConfiguration(scans: [ScanSpec(path: slide("CMU-1-Small-Region.svs"))])) { emu in
+            let output = freshOutput("invalid-results")
+            var env = containerEnvironment(emu, output: output)
+            env["MHS_CLASSIFIER"] = "invalid"
+            let r = try await mhs(["run"], environment: env)
+            #expect(r.status == 6, "\(r.all)")
+            #expect(r.stdout.contains("[number.finite]"), "\(r.stdout)")
+            #expect(r.stdout.contains("scanResults[0].geojson.features[4].geometry.coordinates"), "the NaN point's path")
+            #expect(r.stdout.contains("scanResults[0].geojson.features[5].geometry.coordinates[0][0]"), "the infinite polygon's path")
+            #expect(!r.stdout.contains("run the validator"))
+            #expect(r.stdout.contains("NaN or infinite number(s) written as null"))
+            #expect(!FileManager.default.fileExists(atPath: output + "/results.json"))
+            let kept = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/results.invalid.json"))))
+            #expect(kept["scanResults"]?.arrayValue?.first?["geojson"]?["features"]?.arrayValue?.count == 6)
+            #expect(await resultPosts(emu).isEmpty)
+            let report = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json"))))
+            #expect(report["exit_status"] == 6)
+        }
+    }
+}

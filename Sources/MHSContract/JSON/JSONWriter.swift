@@ -14,7 +14,7 @@ public enum JSONEncodingError: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String {
         switch self {
         case .nonFiniteNumber(let count):
-            "\(count) number(s) are NaN or infinite, which JSON cannot represent (written as null); run the validator to find them"
+            "\(count) number(s) are NaN or infinite, which JSON cannot represent (written as null); `mhs validate` lists each with its JSON path"
         }
     }
 }
@@ -291,6 +291,15 @@ public enum MHSJSON {
         value.writeJSON(to: &writer)
         if writer.nonFiniteCount > 0 { throw JSONEncodingError.nonFiniteNumber(count: writer.nonFiniteCount) }
         return writer.bytes
+    }
+
+    /// Encodes `value` with NaN and infinities written as `null`, for keeping a body that
+    /// breaks the contract where a person can look at it; returns the bytes and how many
+    /// numbers were replaced.
+    public static func encodeReplacingNonFinite(_ value: some JSONWritable) -> (bytes: [UInt8], replaced: Int) {
+        var writer = JSONWriter(reservingCapacity: 1 << 16)
+        value.writeJSON(to: &writer)
+        return (writer.bytes, writer.nonFiniteCount)
     }
 
     /// Encodes `value` as a compact JSON string.
