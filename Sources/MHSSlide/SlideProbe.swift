@@ -60,7 +60,9 @@ public struct SlideProbe: Sendable {
                     let stderr = result.standardError
                     switch result.terminationStatus {
                     case .exited(0): return .readable
-                    case .exited(4): return .refused(Self.message(stderr))
+                    case .exited(4):
+                        let message = Self.message(stderr)
+                        return .refused(Self.stage(stderr) == "opening" ? message : "the slide opens but its pixels cannot be read: \(message)")
                     case .exited(let code): return .failedToRun("mhs probe-slide exited with status \(code): \(Self.message(stderr))")
                     case .signaled(let signal): return .crashed(signal: signal, stage: Self.stage(stderr), library: Self.crashSite(stderr))
                     }
