@@ -78,19 +78,6 @@ struct TIFFEditor {
     }
 }
 
-let hostileFolder: String = {
-    let path = NSTemporaryDirectory() + "mhs-hostile-\(getpid())"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}()
-
-/// Writes `bytes` as a regression file.
-func hostile(_ name: String, _ bytes: [UInt8]) throws -> String {
-    let path = hostileFolder + "/" + name
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return path
-}
-
 /// `mhs inspect --read` on a hostile file must end with 0 or 4, never a signal or a hang.
 func inspectSurvives(_ path: String, _ comment: Comment? = nil) async throws -> Outcome {
     let r = try await mhs(["inspect", "--read", "--json", path], environment: ["MHS_PROBE_TIMEOUT": "20s"].merging(ProcessInfo.processInfo.environment) { a, _ in a })
@@ -174,11 +161,7 @@ struct HostileSlideTests {
 
     @Test("DICOM TILED_SPARSE: OpenSlide's segfault is contained in the probe and named, exit 4")
     func tiledSparse() async throws {
-        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: slide("wsi2dcm-test-jpeg.dcm"))))
-        let full: [UInt8] = [0x20, 0x00, 0x11, 0x93, 0x43, 0x53, 0x0A, 0x00] + Array("TILED_FULL".utf8)
-        let at = try #require(bytes.indices.first { bytes[$0..<min($0 + full.count, bytes.count)].elementsEqual(full) })
-        bytes.replaceSubrange(at..<(at + full.count), with: [0x20, 0x00, 0x11, 0x93, 0x43, 0x53, 0x0C, 0x00] + Array("TILED_SPARSE".utf8))
-        let path = try hostile("tiled-sparse.dcm", bytes)
+        let path = try tiledSparseDICOM()
         let r = try await inspectSurvives(path)
         #expect(r.status == 4)
         #expect(r.stderr.contains("OpenSlide crashed (SIGSEGV) opening this DICOM"), "\(r.stderr)")

@@ -2,6 +2,7 @@ import Foundation
 import MHSContract
 import MHSEmulator
 import MHSImaging
+import MHSSlide
 import MHSTestSupport
 import Testing
 
@@ -28,8 +29,8 @@ let goodSlides: [GoodSlide] = [
 ]
 
 /// The container environment for the emulator's first task, plus output folders.
-func containerEnvironment(_ emu: RunningEmulator, auth: EmulatorAuth? = nil, output: String) -> [String: String] {
-    var env = Dictionary(uniqueKeysWithValues: emu.environment(auth: auth).map { ($0.name, $0.value) })
+func containerEnvironment(_ emu: RunningEmulator, auth: EmulatorAuth? = nil, task: Int = 0, output: String) -> [String: String] {
+    var env = Dictionary(uniqueKeysWithValues: emu.environment(for: emu.tasks[task], auth: auth).map { ($0.name, $0.value) })
     env["MHS_OUTPUT_DIR"] = output
     env["MHS_WORK_DIR"] = output + "/work"
     env["PATH"] = ProcessInfo.processInfo.environment["PATH"]
@@ -272,6 +273,41 @@ struct InvalidResultsRunTests {
             #expect(await resultPosts(emu).isEmpty)
             let report = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json"))))
             #expect(report["exit_status"] == 6)
+        }
+    }
+}
+
+@Suite("A slide that crashes OpenSlide (the real binary, the probe in a child process)")
+struct CrashingSlideRunTests {
+    @Test("mhs run: exit 4 naming the crash, run report written, debug bundle uploaded, nothing posted")
+    func run() async throws {
+        var config = EmulatorConfiguration(scans: [ScanSpec(path: try tiledSparseDICOM())])
+        config.probe = SlideProbe(executable: mhsBinary, timeout: .seconds(30))  // the emulator must not open it in-process either
+        try await Emulator.withRunning(config) { emu in
+            let output = freshOutput("tiled-sparse")
+            let r = try await mhs(["run"], environment: containerEnvironment(emu, output: output))
+            #expect(r.status == 4, "\(r.all)")
+            #expect(r.stdout.contains("OpenSlide crashed (SIGSEGV) opening this DICOM"), "\(r.stdout)")
+            let report = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json"))))
+            #expect(report["exit_status"] == 4)
+            #expect(report["probe"]?.stringValue?.contains("SIGSEGV") == true)
+            #expect(r.stdout.contains("Debug bundle uploaded"))
+            #expect(await resultPosts(emu).isEmpty)
+        }
+    }
+
+    @Test("the emulator keeps serving with such a slide among its scans, and marks it unreadable")
+    func emulator() async throws {
+        var config = EmulatorConfiguration(scans: [ScanSpec(path: try tiledSparseDICOM()), ScanSpec(path: slide("CMU-1-Small-Region.svs"))])
+        config.probe = SlideProbe(executable: mhsBinary, timeout: .seconds(30))
+        try await Emulator.withRunning(config) { emu in
+            let sparse = emu.tasks[0].scans[0], good = emu.tasks[1].scans[0]
+            #expect(!sparse.readable && sparse.detail.contains("OpenSlide crashed (SIGSEGV)"), "\(sparse.detail)")
+            #expect(good.readable)
+            let output = freshOutput("beside-tiled-sparse")
+            let r = try await mhs(["run"], environment: containerEnvironment(emu, task: 1, output: output))
+            #expect(r.status == 0, "\(r.all)")
+            #expect(await resultPosts(emu).count == 1)
         }
     }
 }
