@@ -144,7 +144,9 @@ public struct TaskEnvironment: Sendable {
         }
         var probeTimeout = 120.0
         if let t = value("MHS_PROBE_TIMEOUT") {
-            if let v = seconds(t), v > 0 { probeTimeout = v } else { problems.append("MHS_PROBE_TIMEOUT '\(t)' is not a duration such as 120s or 5m") }
+            if let v = seconds(t), v > 0, v <= 86400 { probeTimeout = v } else {
+                problems.append("MHS_PROBE_TIMEOUT '\(t)' is not a duration from 1s to 24h such as 120s or 5m")
+            }
         }
         func count(_ name: String, _ range: ClosedRange<Int>) -> Int? {
             guard let text = value(name) else { return nil }

@@ -14,7 +14,7 @@ public enum SeriesArchiveError: Error, Sendable, CustomStringConvertible {
         case .notAZip(let why): "the DICOM series zip cannot be read: \(why)"
         case .pathTraversal(let entry): "the zip entry \"\(entry)\" points outside the extraction folder; refusing the archive"
         case .tooLarge(let entry, let ratio):
-            "the zip entry \"\(entry)\" expands \(Int(ratio))x; refusing a likely zip bomb"
+            "the zip entry \"\(entry)\" expands \(ratio < 1e15 ? String(Int(ratio)) : String(format: "%.3g", ratio))x; refusing a likely zip bomb"
         case .totalTooLarge(let bytes, let limit): "the zip expands to \(bytes) bytes, over the \(limit)-byte limit"
         case .empty: "the zip holds no files"
         case .extraction(let why): "extracting the zip failed: \(why)"

@@ -50,7 +50,7 @@ struct InspectCommand: AsyncParsableCommand {
         do {
             if case .unsupported(let what) = format { throw SlideError.unsupportedFormat(path: slide, detail: what) }
             if let exe = SlideProbe.currentExecutable {
-                let timeout = ProcessInfo.processInfo.environment["MHS_PROBE_TIMEOUT"].flatMap(TaskEnvironment.seconds) ?? 120
+                let timeout = min(max(ProcessInfo.processInfo.environment["MHS_PROBE_TIMEOUT"].flatMap(TaskEnvironment.seconds) ?? 120, 0.001), 86400)
                 let probe = SlideProbe(executable: exe, timeout: .milliseconds(Int64(timeout * 1000)))
                 let outcome = await probe.check(path, format: format)
                 if let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
