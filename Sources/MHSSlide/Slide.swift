@@ -201,7 +201,7 @@ public final class Slide: @unchecked Sendable {
     }
 
     /// Scanning objective magnification, when the slide says.
-    public var objectivePower: Double? { properties["openslide.objective-power"].flatMap(Double.init) }
+    public var objectivePower: Double? { properties["openslide.objective-power"].flatMap(Double.init).flatMap { $0.isFinite && $0 > 0 ? $0 : nil } }
 
     /// The OpenSlide library serving this slide.
     public var openslideVersion: String { library.version }
