@@ -247,6 +247,38 @@ struct HostileSlideTests {
         #expect(SlideFormat.sniff(path: empty) != .unsupported("the file is empty"))
     }
 
+    @Test("OpenSlide's SIGSEGV on a big-endian TIFF whose two header offsets disagree, and its SIGFPE on a 65535 x 1 tile grid: contained, exit 4", arguments: [
+        ("be-header-mismatch.svs", "SIGSEGV"), ("bigtiff-be-geometry.svs", "SIGFPE"),
+    ])
+    func openslideCrashes(_ name: String, _ signal: String) async throws {
+        // Made by the fuzz harness's own TIFF converter (Fuzz/regressions.py).
+        let folder = hostileFolder + "/converted-" + name  // one per case: the cases run in parallel
+        let status = try await runProgram("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("Fuzz/regressions.py").path, slidesDirectory, folder])
+        #expect(status == 0)
+        let r = try await inspectSurvives(folder + "/" + name)
+        #expect(r.status == 4)
+        #expect(r.stderr.contains("OpenSlide crashed (\(signal)) opening this"), "\(r.stderr)")
+    }
+
+    @Test("a zip bomb ratio past Int.max is printed, not trapped; an infinite objective power is missing")
+    func hugeNumbersInWords() async throws {
+        #expect(SeriesArchiveError.tooLarge(entry: "x.dcm", ratio: 9.2e18).description.contains("9.2e+18x"))
+        // "AppMag = 20|StripeWidth" becomes "AppMag = inf|tripeWidth": same length, and
+        // OpenSlide copies it into openslide.objective-power, which must not reach JSON as inf.
+        var inf = Array(try Data(contentsOf: URL(fileURLWithPath: slide("CMU-1-Small-Region.svs"))))
+        var i = 0
+        while let at = (i..<(inf.count - 13)).first(where: { inf[$0..<($0 + 13)].elementsEqual(Array("AppMag = 20|S".utf8)) }) {
+            inf.replaceSubrange((at + 9)..<(at + 13), with: Array("inf|".utf8))
+            i = at + 13
+        }
+        #expect(i > 0)
+        for path in [try hostile("appmag-inf.svs", inf)] {
+            let r = try await mhs(["inspect", "--json", path])
+            #expect(r.status == 0, "\(r.all)")
+            #expect(r.stdout.contains("\"objective_power\":null"), "\(r.stdout)")
+        }
+    }
+
     @Test("a probe past its time limit is stopped and named")
     func probeTimeout() async throws {
         let probe = SlideProbe(executable: mhsBinary, timeout: .milliseconds(1))
