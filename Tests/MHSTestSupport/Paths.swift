@@ -38,6 +38,8 @@ public struct Outcome: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// Wall time from the process's start to its exit.
+    public var seconds: Double = 0
     public var all: String { stdout + stderr }
 }
 
@@ -71,6 +73,7 @@ public func mhs(
     }
     stdout.drain(out.fileHandleForReading)
     stderr.drain(err.fileHandleForReading)
+    let started = ContinuousClock.now
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
         do {
@@ -82,7 +85,9 @@ public func mhs(
         if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
         try? inPipe.fileHandleForWriting.close()
     }
-    return Outcome(status: status, stdout: stdout.finish(out.fileHandleForReading), stderr: stderr.finish(err.fileHandleForReading))
+    let seconds = (ContinuousClock.now - started) / .seconds(1)
+    return Outcome(
+        status: status, stdout: stdout.finish(out.fileHandleForReading), stderr: stderr.finish(err.fileHandleForReading), seconds: seconds)
 }
 
 /// Gathers what a pipe delivers through its readability handler.

@@ -214,14 +214,13 @@ struct FaultMatrixTests {
         _ = ftruncate(fd, 512 << 20)
         close(fd)
         defer { unlink(big) }
-        let start = ContinuousClock.now
         try await runWithFaults("j", scans: [ScanSpec(path: big)], faults: ["download:rate=1000000"], edit: { env in
             env["MHS_DEADLINE"] = "30s"
             env["MHS_POST_MARGIN"] = "5s"
         }) { r, emu, output in
-            let seconds = (ContinuousClock.now - start) / .seconds(1)
             #expect(r.status == 8, "\(r.all)")
-            #expect(seconds < 40, "took \(seconds) s")
+            // From the process's start: the emulator's set-up (the ETag of 512 MiB) is not the runner's time.
+            #expect(r.seconds < 40, "took \(r.seconds) s")
             #expect(r.stdout.contains("MHS_DEADLINE 30s with 5s kept for posting ran out during the download stage"))
             #expect(r.stdout.contains("download: ") && r.stdout.contains("MB/s, ETA"), "progress lines for the log tab")
             #expect(await resultPosts(emu).isEmpty)
@@ -279,7 +278,7 @@ struct FaultMatrixTests {
             #expect(r.status == 3, "\(r.all)")
             #expect(r.stdout.contains("MB free but the slide needs"))
             // The probe's answer was abandoned by the client; the server records it when it notices.
-            #expect(await eventually { await gets(emu).count == 1 })
+            #expect(await eventually(15) { await gets(emu).count == 1 })
             let work = try FileManager.default.attributesOfItem(atPath: output + "/work/scan-8061860.download")[.size] as? Int
             #expect((work ?? 0) < 16 << 20, "nothing beyond the first part was written")
         }
