@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // The contract: results model, GeoJSON, JSON value type, builders, validator and the
@@ -151,7 +152,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["MHSContract", "MHSTestSupport"]),
-        .testTarget(name: "MHSTransportTests", dependencies: ["MHSTransport"]),
+        .testTarget(
+            name: "MHSTransportTests", dependencies: ["MHSTransport", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MHSSlideTests", dependencies: ["MHSSlide", "MHSImaging", "MHSTestSupport"]),
         .testTarget(
             name: "RunTests",

@@ -300,6 +300,7 @@ class Campaign:
         self.signatures: dict[str, list] = {}
         self.bad_json = []
         self.gdb_done: set[str] = set()
+        self.contained: collections.Counter[str] = collections.Counter()
         self.gdb_frames: dict[str, list[str]] = {}
         self.stop = False
         total = sum(s.weight for s in seeds)
@@ -385,6 +386,11 @@ class Campaign:
                         print(f"fuzz: new failure #{i} {seed.name}: {label}\n      {sig}\n      saved: {saved}", flush=True)
                 if badjson:
                     self.bad_json.append((saved, label))
+                # A crash inside OpenSlide that the probe (a child process) contained: the
+                # run refused the slide with exit 4 and named the signal.
+                m = re.search(rb"crashed \((SIG[A-Z]+)\)", err or b"") if cls == "ok4" else None
+                if m:
+                    self.contained[m.group(1).decode()] += 1
 
     def save(self, i, seed, src, opened, label, cls, rc, out, err, took, badjson, gdb=None) -> str:
         sub = "kept" if cls in ("ok0", "ok4") and not badjson else ""
@@ -516,6 +522,9 @@ def main() -> int:
         print()
     if camp.bad_json:
         print(f"note: {len(camp.bad_json)} runs exited 0 without valid JSON on stdout, e.g. {camp.bad_json[0][0]}")
+    if camp.contained:
+        shown = ", ".join(f"{n} {sig}" for sig, n in camp.contained.most_common())
+        print(f"contained: {sum(camp.contained.values())} of the refusals were crashes inside OpenSlide, caught in the probe ({shown})")
     t = camp.totals
     n = camp.done
     bad = t["CRASH"] + t["HANG"] + t["UNEXPECTED"]

@@ -311,3 +311,21 @@ struct CrashingSlideRunTests {
         }
     }
 }
+
+@Suite("Implausible slide metadata (the real binary)")
+struct ImplausibleMetadataRunTests {
+    @Test("openslide-boxes.tiff records 352.8 µm/px: under the 1 µm/px stain example that MPP is treated as missing (warned), level 0 is read as it is")
+    func coarseMPP() async throws {
+        try await Emulator.withRunning(EmulatorConfiguration(scans: [ScanSpec(path: slide("openslide-boxes.tiff"))])) { emu in
+            var env = containerEnvironment(emu, output: freshOutput("coarse-mpp"))
+            env["MHS_CLASSIFIER"] = "stain"
+            let r = try await mhs(["run"], environment: env)
+            #expect(r.status == 0, "\(r.all)")
+            #expect(r.stdout.contains("outside the plausible 0.05–100 µm/px, so it is treated as missing"), "\(r.stdout)")
+            let body = try MHSJSON.decode(ResultsBody.self, from: try #require(await emu.posts().first).body)
+            let heatmap = body.scanResults[0].geojson?.features.first { $0.annotationType == "Haematoxylin density" }
+            // Level 0 in 256 px patches: a handful, not the millions a 352.8 → 1 µm/px grid would ask for.
+            if case .geometryCollection(let contours)? = heatmap?.geometry { #expect(contours.count < 100) }
+        }
+    }
+}
