@@ -131,10 +131,14 @@ public struct TaskEnvironment: Sendable {
 
         var deadline = 5400.0, margin = 300.0
         if let d = value("MHS_DEADLINE") {
-            if let v = seconds(d), v > 0 { deadline = v } else { problems.append("MHS_DEADLINE '\(d)' is not a duration such as 90m, 45m or 30s") }
+            if let v = seconds(d), v > 0, v <= maximumDeadline { deadline = v } else {
+                problems.append("MHS_DEADLINE '\(d)' is not a duration from 1s to 7 days such as 90m, 45m or 30s")
+            }
         }
         if let m = value("MHS_POST_MARGIN") {
-            if let v = seconds(m), v >= 0 { margin = v } else { problems.append("MHS_POST_MARGIN '\(m)' is not a duration such as 5m or 30s") }
+            if let v = seconds(m), v >= 0, v <= maximumDeadline { margin = v } else {
+                problems.append("MHS_POST_MARGIN '\(m)' is not a duration such as 5m or 30s")
+            }
         }
         var confirmWindow = 60.0
         if let w = value("MHS_POST_CONFIRM_WINDOW") {
@@ -175,6 +179,9 @@ public struct TaskEnvironment: Sendable {
         parsed.probeTimeout = probeTimeout
         return parsed
     }
+
+    /// The longest `MHS_DEADLINE` (and `MHS_POST_MARGIN`) accepted: 7 days.
+    public static let maximumDeadline: Double = 7 * 86400
 
     /// `90m`, `45m`, `30s`, `2h`, `1h30m` or plain seconds, in seconds.
     public static func seconds(_ text: String) -> Double? {

@@ -136,7 +136,8 @@ public struct TaskRunner: Sendable {
     /// reports that).
     static func deadline(_ env: [String: String]) -> (total: Double, margin: Double)? {
         guard let total = env["MHS_DEADLINE"].map(TaskEnvironment.seconds) ?? 5400,
-            let margin = env["MHS_POST_MARGIN"].map(TaskEnvironment.seconds) ?? 300
+            let margin = env["MHS_POST_MARGIN"].map(TaskEnvironment.seconds) ?? 300,
+            total > 0, total <= TaskEnvironment.maximumDeadline, margin >= 0, margin <= TaskEnvironment.maximumDeadline
         else { return nil }
         return (total, min(margin, total / 2))
     }

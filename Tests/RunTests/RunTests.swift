@@ -174,9 +174,15 @@ struct RunTests {
 
     @Test("missing variables: exit 2, every one named at once, nothing fetched")
     func missingVariables() async throws {
-        let r = try await mhs(["run"], environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "", "SCAN_ID": "abc", "API_KEY_ID": "k"])
-        #expect(r.status == 2)
-        for text in ["HOST is missing", "TASK_ID is missing", "SCAN_ID 'abc' is not a numeric scan id", "SCAN_URL is missing", "API_KEY_SECRET is missing"] {
+        let r = try await mhs(["run"], environment: [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "", "SCAN_ID": "abc", "API_KEY_ID": "k", "MHS_DEADLINE": "1e300",
+            "MHS_PROBE_TIMEOUT": "nan", "MHS_POST_CONFIRM_WINDOW": "-1s",
+        ])
+        #expect(r.status == 2, "absurd durations are named, not trapped on: \(r.all)")
+        for text in [
+            "HOST is missing", "TASK_ID is missing", "SCAN_ID 'abc' is not a numeric scan id", "SCAN_URL is missing", "API_KEY_SECRET is missing",
+            "MHS_DEADLINE '1e300'", "MHS_PROBE_TIMEOUT 'nan'", "MHS_POST_CONFIRM_WINDOW '-1s'",
+        ] {
             #expect(r.stdout.contains(text), "missing '\(text)' in \(r.stdout)")
         }
     }

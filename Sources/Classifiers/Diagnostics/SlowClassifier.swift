@@ -14,7 +14,8 @@ public struct SlowClassifier: Classifier {
     public func classify(_ slide: Slide, context: ClassifierContext) async throws -> ResultsBody {
         let results = try await TemplateClassifier().classify(slide, context: context)
         context.partial.save(results)
-        let seconds = ProcessInfo.processInfo.environment["MHS_SLOW_SECONDS"].flatMap(Double.init) ?? 600
+        let asked = ProcessInfo.processInfo.environment["MHS_SLOW_SECONDS"].flatMap(Double.init) ?? 600
+        let seconds = asked.isFinite ? min(max(asked, 0), 86400) : 600
         context.logger.info("slow classifier: waiting \(Int(seconds)) s (cancellable)")
         try await Task.sleep(for: .seconds(seconds))
         return results
