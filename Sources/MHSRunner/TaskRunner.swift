@@ -206,11 +206,14 @@ public struct TaskRunner: Sendable {
 
         let slidePath = try await time(record, "download") { try await download(env, redactor: redactor, record: record) }
 
+        // The probe child decodes the thumbnail anyway: it hands it over instead of this
+        // process reading it a second time.
+        let probedThumbnail = env.workDirectory + "/thumbnail-\(env.scanID).rgba"
         let slide: Slide = try await time(record, "open") {
             if let probeExecutable {
                 let probe = SlideProbe(executable: probeExecutable, timeout: .milliseconds(Int64(env.probeTimeout * 1000)))
                 let format = SlideFormat.sniff(path: slidePath)
-                let outcome = await probe.check(slidePath, format: format)
+                let outcome = await probe.check(slidePath, format: format, thumbnail: probedThumbnail)
                 record.facts["probe"] = .string(SlideProbe.describe(outcome, format: format, timeout: probe.timeout) ?? "readable")
                 if outcome != .readable, let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
                     if case .refused = outcome {
@@ -222,6 +225,9 @@ public struct TaskRunner: Sendable {
             do {
                 let s = try Slide(path: slidePath)
                 if let warning = s.mppWarning { console.say("WARNING: \(warning)") }
+                if probeExecutable != nil, let image = SlideProbe.readThumbnail(from: probedThumbnail) {
+                    record.facts["thumbnail_from_probe"] = .bool(s.adoptThumbnail(image, maxSide: 1024))
+                }
                 let size = "\(s.dimensions.width)x\(s.dimensions.height)"
                 let mpp = s.mpp.map { String(format: "%.3f µm/px", $0.x) } ?? "no MPP"
                 console.say("Opened \(URL(fileURLWithPath: slidePath).lastPathComponent): \(s.vendor ?? "unknown vendor"), \(size), \(s.levels.count) level(s), \(mpp)")

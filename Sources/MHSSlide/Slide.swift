@@ -257,6 +257,22 @@ public final class Slide: @unchecked Sendable {
         return image
     }
 
+    /// Keeps a thumbnail made elsewhere from the same file — by the ``SlideProbe`` child,
+    /// which already decoded it — so ``thumbnail(maxSide:)`` does not read it again. Refused
+    /// (false) unless its size is what this slide's thumbnail at `maxSide` would be.
+    @discardableResult
+    public func adoptThumbnail(_ image: RGBAImage, maxSide: Int) -> Bool {
+        let side = max(1, maxSide)
+        guard let pick = try? thumbnailLevel(side: side) else { return false }
+        let l = levels[pick]
+        let scale = min(1, Double(side) / Double(max(l.width, l.height)))
+        let expected = (max(1, Int((Double(l.width) * scale).rounded())), max(1, Int((Double(l.height) * scale).rounded())))
+        guard abs(image.width - expected.0) <= 1, abs(image.height - expected.1) <= 1, image.pixels.count == image.width * image.height * 4
+        else { return false }
+        thumbnails.withLock { $0[side] = image }
+        return true
+    }
+
     /// The level ``thumbnail(maxSide:)`` reads for `side`.
     private func thumbnailLevel(side: Int) throws(SlideError) -> Int {
         func area(_ l: SlideLevel) -> Int {

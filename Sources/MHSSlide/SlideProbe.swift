@@ -1,4 +1,5 @@
 import Foundation
+import MHSImaging
 import Subprocess
 import SystemPackage
 
@@ -47,15 +48,18 @@ public struct SlideProbe: Sendable {
         case failedToRun(String)
     }
 
-    /// Probes `path` (sniffed as `format`) in a child process.
-    public func check(_ path: String, format: SlideFormat) async -> Outcome {
+    /// Probes `path` (sniffed as `format`) in a child process. With `thumbnail`, the child
+    /// also writes the slide's 1024 px thumbnail there (``readThumbnail(from:)`` loads it),
+    /// so the caller need not decode it a second time.
+    public func check(_ path: String, format: SlideFormat, thumbnail: String? = nil) async -> Outcome {
         let executable = self.executable
         let limit = timeout
+        let arguments = ["probe-slide", path] + (thumbnail.map { ["--thumbnail", $0] } ?? [])
         return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 do {
                     let result = try await Subprocess.run(
-                        .path(FilePath(executable)), arguments: Arguments(["probe-slide", path]), environment: .inherit,
+                        .path(FilePath(executable)), arguments: Arguments(arguments), environment: .inherit,
                         output: .discarded, error: .string(limit: 1 << 20))
                     let stderr = result.standardError
                     switch result.terminationStatus {
@@ -152,11 +156,16 @@ public struct SlideProbe: Sendable {
     /// What the child does: opens `path`, makes OpenSlide decode the thumbnail's level, reads a region of every level
     /// (OpenSlide and the direct path), announcing each stage on standard error first so a
     /// crash can be placed. Also used in-process by `mhs inspect --read`.
-    public static func exercise(path: String, announce: (String) -> Void = { _ in }) throws(SlideError) -> Slide {
+    public static func exercise(path: String, thumbnail: String? = nil, announce: (String) -> Void = { _ in }) throws(SlideError) -> Slide {
         announce("opening")
         let slide = try Slide(path: path)
         announce("reading the thumbnail of")
-        try slide.touchThumbnailLevel(maxSide: 1024)
+        if let thumbnail {
+            let image = try slide.thumbnail(maxSide: 1024)
+            writeThumbnail(image, to: thumbnail)
+        } else {
+            try slide.touchThumbnailLevel(maxSide: 1024)
+        }
         announce("reading the pixels of")
         for (index, level) in slide.levels.enumerated() {
             let side = min(256, level.width, level.height)
@@ -171,6 +180,31 @@ public struct SlideProbe: Sendable {
             }
         }
         return slide
+    }
+}
+
+extension SlideProbe {
+    private static let magic = Array("MHSRGBA1".utf8)
+
+    /// Writes a thumbnail for the parent: `MHSRGBA1`, width and height (UInt32, little
+    /// endian), then the RGBA bytes. Best effort: the parent reads the slide itself without it.
+    static func writeThumbnail(_ image: RGBAImage, to path: String) {
+        var bytes = magic
+        for v in [image.width, image.height] { for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
+        bytes += image.pixels
+        try? Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Loads (and removes) what the child wrote with `thumbnail:`; nil when it is missing or
+    /// not a well-formed thumbnail of at most 1024 px a side.
+    public static func readThumbnail(from path: String) -> RGBAImage? {
+        defer { unlink(path) }
+        guard let data = FileManager.default.contents(atPath: path), data.count >= 16, Array(data.prefix(8)) == magic else { return nil }
+        let b = Array(data)
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(b[at + $1]) << (8 * $1) } }
+        let width = u32(8), height = u32(12)
+        guard (1...1024).contains(width), (1...1024).contains(height), b.count == 16 + width * height * 4 else { return nil }
+        return RGBAImage(width: width, height: height, pixels: Array(b[16...]))
     }
 }
 

@@ -16,9 +16,12 @@ struct ProbeSlideCommand: ParsableCommand {
     @Argument(help: "The slide file.")
     var slide: String
 
+    @Option(help: "Also write the 1024 px thumbnail here (raw RGBA), for the parent to use.")
+    var thumbnail: String?
+
     func run() throws {
         do {
-            _ = try SlideProbe.exercise(path: slide) { stage in
+            _ = try SlideProbe.exercise(path: slide, thumbnail: thumbnail) { stage in
                 FileHandle.standardError.write(Data("probe: \(stage)\n".utf8))
             }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import MHSImaging
 import MHSSlide
 import MHSTestSupport
 import Testing
@@ -277,6 +278,22 @@ struct HostileSlideTests {
             #expect(r.status == 0, "\(r.all)")
             #expect(r.stdout.contains("\"objective_power\":null"), "\(r.stdout)")
         }
+    }
+
+    @Test("the probe hands its thumbnail over; a hand-over of the wrong size or shape is refused")
+    func thumbnailHandOver() async throws {
+        let path = slide("CMU-1-Small-Region.svs")
+        let file = hostileFolder + "/handed-over.rgba"
+        let outcome = await SlideProbe(executable: mhsBinary).check(path, format: .aperioSVS(bigTIFF: false), thumbnail: file)
+        #expect(outcome == .readable)
+        let image = try #require(SlideProbe.readThumbnail(from: file))
+        #expect(!FileManager.default.fileExists(atPath: file), "read once, then removed")
+        let s = try Slide(path: path)
+        #expect(!s.adoptThumbnail(RGBAImage(width: 10, height: 10, fill: RGBA(0, 0, 0, 255)), maxSide: 1024))
+        #expect(s.adoptThumbnail(image, maxSide: 1024))
+        #expect(try s.thumbnail(maxSide: 1024).pixels == (try Slide(path: path).thumbnail(maxSide: 1024)).pixels, "the same pixels as reading it here")
+        try Data("MHSRGBA1 not really".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(SlideProbe.readThumbnail(from: file) == nil)
     }
 
     @Test("a probe past its time limit is stopped and named")

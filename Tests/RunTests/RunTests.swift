@@ -279,6 +279,7 @@ struct InvalidResultsRunTests {
             #expect(await resultPosts(emu).isEmpty)
             let report = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json"))))
             #expect(report["exit_status"] == 6)
+            #expect(report["thumbnail_from_probe"] == true, "the probe child's thumbnail was used, not read again")
         }
     }
 }
