@@ -212,14 +212,12 @@ public struct TaskRunner: Sendable {
         let slide: Slide = try await time(record, "open") {
             if let probeExecutable {
                 let probe = SlideProbe(executable: probeExecutable, timeout: .milliseconds(Int64(env.probeTimeout * 1000)))
-                let format = SlideFormat.sniff(path: slidePath)
-                let outcome = await probe.check(slidePath, format: format, thumbnail: probedThumbnail)
-                record.facts["probe"] = .string(SlideProbe.describe(outcome, format: format, timeout: probe.timeout) ?? "readable")
-                if outcome != .readable, let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
-                    if case .refused = outcome {
-                        throw Stop(status: .slide, message: problem)
-                    }
-                    throw Stop(status: .slide, message: "\(URL(fileURLWithPath: slidePath).lastPathComponent): \(problem)")
+                let finding = await probe.problem(with: slidePath, thumbnail: probedThumbnail)
+                record.facts["probe"] = .string(finding?.message ?? "readable")
+                if let finding {
+                    // A refusal names the file already; a crash or a hang does not.
+                    if case .refused = finding.outcome { throw Stop(status: .slide, message: finding.message) }
+                    throw Stop(status: .slide, message: "\(URL(fileURLWithPath: slidePath).lastPathComponent): \(finding.message)")
                 }
             }
             do {

@@ -48,10 +48,30 @@ public struct SlideProbe: Sendable {
         case failedToRun(String)
     }
 
-    /// Probes `path` (sniffed as `format`) in a child process. With `thumbnail`, the child
-    /// also writes the slide's 1024 px thumbnail there (``readThumbnail(from:)`` loads it),
-    /// so the caller need not decode it a second time.
-    public func check(_ path: String, format: SlideFormat, thumbnail: String? = nil) async -> Outcome {
+    /// What was wrong with a slide, for the caller to refuse it with.
+    public struct Finding: Sendable, Equatable {
+        public var outcome: Outcome
+        /// In words naming the format and, for a crash, the stage and the library.
+        public var message: String
+    }
+
+    /// Sniffs `path`, probes it in a child process (``check(_:thumbnail:)``) and says what was
+    /// wrong, or nil when it opened and read well. A file that is no slide format mhs reads
+    /// is answered without starting the child.
+    public func problem(with path: String, thumbnail: String? = nil) async -> Finding? {
+        let format = SlideFormat.sniff(path: path)
+        if case .unsupported(let what) = format {
+            let message = SlideError.unsupportedFormat(path: path, detail: what).description
+            return Finding(outcome: .refused(message), message: message)
+        }
+        let outcome = await check(path, thumbnail: thumbnail)
+        return Self.describe(outcome, format: format).map { Finding(outcome: outcome, message: $0) }
+    }
+
+    /// Probes `path` in a child process. With `thumbnail`, the child also writes the slide's
+    /// 1024 px thumbnail there (``readThumbnail(from:)`` loads it), so the caller need not
+    /// decode it a second time.
+    public func check(_ path: String, thumbnail: String? = nil) async -> Outcome {
         let executable = self.executable
         let limit = timeout
         let arguments = ["probe-slide", path] + (thumbnail.map { ["--thumbnail", $0] } ?? [])
@@ -93,7 +113,7 @@ public struct SlideProbe: Sendable {
     }
 
     /// The words for an outcome that is not `.readable`, naming the format and the stage.
-    public static func describe(_ outcome: Outcome, format: SlideFormat, timeout: Duration) -> String? {
+    public static func describe(_ outcome: Outcome, format: SlideFormat) -> String? {
         let what = "this " + format.shortName
         switch outcome {
         case .readable: return nil
@@ -106,7 +126,7 @@ public struct SlideProbe: Sendable {
             let who = library.map { $0.lowercased().contains("openslide") ? "OpenSlide" : "the slide reader (in \($0))" } ?? "OpenSlide"
             return "\(who) crashed (\(name)) \(stage) \(what); it ran in a separate process (mhs probe-slide), so mhs could report it"
         case .hung(let seconds):
-            return "opening and reading \(what) took longer than \(Int(seconds.rounded())) s (MHS_PROBE_TIMEOUT) and was stopped; the file is likely corrupt"
+            return "opening and reading \(what) took longer than \(String(format: "%g", seconds)) s (MHS_PROBE_TIMEOUT) and was stopped; the file is likely corrupt"
         case .failedToRun(let why): return why
         }
     }

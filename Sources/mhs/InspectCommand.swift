@@ -52,9 +52,9 @@ struct InspectCommand: AsyncParsableCommand {
             if let exe = SlideProbe.currentExecutable {
                 let timeout = min(max(ProcessInfo.processInfo.environment["MHS_PROBE_TIMEOUT"].flatMap(TaskEnvironment.seconds) ?? 120, 0.001), 86400)
                 let probe = SlideProbe(executable: exe, timeout: .milliseconds(Int64(timeout * 1000)))
-                let outcome = await probe.check(path, format: format)
-                if let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
-                    printError("mhs inspect: \(slide): \(problem)")
+                if let finding = await probe.problem(with: path) {
+                    // A refusal names the file already; a crash or a hang does not.
+                    if case .refused = finding.outcome { printError("mhs inspect: \(finding.message)") } else { printError("mhs inspect: \(slide): \(finding.message)") }
                     throw ExitCode(4)
                 }
             }

@@ -59,13 +59,8 @@ enum ScanCatalog {
             var readable = false
             var detail: String
             do {
-                if let probe {
-                    let format = SlideFormat.sniff(path: slideFile)
-                    if case .unsupported(let what) = format { throw SlideError.unsupportedFormat(path: slideFile, detail: what) }
-                    let outcome = await probe.check(slideFile, format: format)
-                    if let problem = SlideProbe.describe(outcome, format: format, timeout: probe.timeout) {
-                        throw SlideError.openslideFailed(path: slideFile, message: problem)
-                    }
+                if let probe, let finding = await probe.problem(with: slideFile) {
+                    throw SlideError.openslideFailed(path: slideFile, message: finding.message)
                 }
                 let slide = try Slide(path: slideFile)
                 slides[scanId] = slide
