@@ -40,15 +40,24 @@ struct FileBytes: Sendable {
         let n = Int(count)
         var got = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: n) { buffer, initialized in
-            while got < n {
-                let r = pread(fd, buffer.baseAddress! + got, n - got, off_t(offset + UInt64(got)))
-                if r <= 0 { break }
-                got += r
-            }
+            got = Self.readFully(fd, into: buffer.baseAddress!, count: n, at: offset)
             initialized = got
         }
         guard got == n else { throw MalformedFile("\(what()) could not be read (\(got) of \(n) bytes)") }
         return bytes
+    }
+
+    /// `pread` until `count` bytes are in `buffer` or the file ends; returns how many came.
+    /// The caller has checked `offset` and `count` against the file (the tile readers do so
+    /// when they open it).
+    static func readFully(_ fd: Int32, into buffer: UnsafeMutablePointer<UInt8>, count: Int, at offset: UInt64) -> Int {
+        var got = 0
+        while got < count {
+            let r = pread(fd, buffer + got, count - got, off_t(offset + UInt64(got)))
+            if r <= 0 { break }
+            got += r
+        }
+        return got
     }
 }
 

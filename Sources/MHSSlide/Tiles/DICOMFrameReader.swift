@@ -43,7 +43,8 @@ public final class DICOMFrameReader: DirectTiles {
         let folder = (slideFile as NSString).deletingLastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []
         // Only instances of the opened file's series: a folder may hold several series.
-        guard let series = DICOMInstanceParser.attributes(path: slideFile)?.seriesUID, !series.isEmpty else { return nil }
+        // (Its header only: the walk to the frames happens once, below, for every file.)
+        guard let series = DICOMHeader.read(path: slideFile)?.seriesInstanceUID, !series.isEmpty else { return nil }
         var instances: [DICOMLevel] = []
         for name in names.sorted() {
             let path = (folder.isEmpty ? "" : folder + "/") + name
@@ -88,11 +89,7 @@ public final class DICOMFrameReader: DirectTiles {
         let n = Int(length)
         var got = 0
         var stream = [UInt8](unsafeUninitializedCapacity: n + 16) { buffer, initialized in
-            while got < n {
-                let r = pread(fd, buffer.baseAddress! + got, n - got, off_t(offset + UInt64(got)))
-                if r <= 0 { break }
-                got += r
-            }
+            got = FileBytes.readFully(fd, into: buffer.baseAddress!, count: n, at: offset)
             initialized = got
         }
         guard got == n, n >= 4 else {

@@ -173,11 +173,7 @@ public final class TIFFTileReader: DirectTiles {
         var got = 0
         var stream = [UInt8](unsafeUninitializedCapacity: prefix + n + 16) { buffer, initialized in
             for i in 0..<prefix { buffer[i] = tables[i] }
-            while got < n {
-                let r = pread(fd, buffer.baseAddress! + prefix + got, n - got, off_t(offset + UInt64(got)))
-                if r <= 0 { break }
-                got += r
-            }
+            got = FileBytes.readFully(fd, into: buffer.baseAddress! + prefix, count: n, at: offset)
             initialized = prefix + got
         }
         guard got == n else {
