@@ -5,12 +5,18 @@ let package = Package(
     name: "mhs",
     platforms: [.macOS(.v15)],
     products: [
-        /// What a lab's classifier depends on: the typed Techcyte results contract.
+        /// Everything a classifier needs, in one import: the results contract, slides and the
+        /// tile pipeline, images, the GPU and ONNX Runtime, the `Classifier` protocol and the
+        /// task runner.
+        .library(name: "MHS", targets: ["MHS"]),
+        /// The `mhs` command line for a lab's own executable:
+        /// `MHSCommand.main(classifiers: [MyClassifier()])`.
+        .library(name: "MHSCommands", targets: ["MHSCommands"]),
+        /// Tests of a classifier: run it on a slide against the in-process emulator and get the
+        /// posted body, the exit status, the console and the files back.
+        .library(name: "MHSTesting", targets: ["MHSTesting"]),
+        /// The typed Techcyte results contract alone (no slides, no networking).
         .library(name: "MHSContract", targets: ["MHSContract"]),
-        /// Whole-slide images through OpenSlide 4 (loaded at run time).
-        .library(name: "MHSSlide", targets: ["MHSSlide"]),
-        /// The container runtime: the `Classifier` protocol and the task runner.
-        .library(name: "MHSRunner", targets: ["MHSRunner"]),
         /// The local Techcyte: the platform's HTTP contract on loopback.
         .library(name: "MHSEmulator", targets: ["MHSEmulator"]),
         .executable(name: "mhs", targets: ["mhs"]),
@@ -90,8 +96,18 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
-        // The classifiers: the template (the one file a lab edits) and the examples.
-        .target(name: "Classifiers", dependencies: ["MHSRunner", "MHSContract", "MHSSlide", "MHSInference", "MHSGPU"]),
+        // One import for a classifier: re-exports the contract, slides, imaging, GPU,
+        // inference and the runner.
+        .target(
+            name: "MHS",
+            dependencies: [
+                "MHSContract", "MHSSlide", "MHSImaging", "MHSGPU", "MHSInference", "MHSRunner", "MHSDynamicLibrary",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The example classifiers (template, stain, nuclei) and the diagnostics (slow,
+        // invalid): written as a lab's package would be, importing only `MHS`.
+        .target(name: "MHSExamples", dependencies: ["MHS"]),
         // The local Techcyte platform.
         .target(
             name: "MHSEmulator",
@@ -103,16 +119,20 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
-        // The command-line tool: one file per subcommand.
-        .executableTarget(
-            name: "mhs",
+        // The command line, one file per subcommand, over the classifiers a package hands
+        // `MHSCommand.main(classifiers:)`; `mhs new` writes a lab package.
+        .target(
+            name: "MHSCommands",
             dependencies: [
-                "MHSContract", "MHSEmulator", "MHSSlide", "MHSRunner", "Classifiers", "MHSGPU", "MHSInference", "MHSTransport",
-                "MHSSecrets",
+                "MHS", "MHSEmulator", "MHSTransport", "MHSSecrets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.embedInCode("LabPackage/TemplateClassifier.swift.txt")]
         ),
+        // Running a classifier on a slide against the in-process emulator, for a lab's tests.
+        .target(name: "MHSTesting", dependencies: ["MHS", "MHSEmulator"]),
+        // The `mhs` tool: the commands over the examples.
+        .executableTarget(name: "mhs", dependencies: ["MHSCommands", "MHSExamples"]),
         // Encode/validate throughput against Python's json and orjson (run by Benchmarks/contract.sh).
         .executableTarget(
             name: "ContractBenchmark",
@@ -138,11 +158,11 @@ let package = Package(
         // Nuclei classifier throughput with and without overlap (Benchmarks/nuclei.sh).
         .executableTarget(
             name: "NucleiBenchmark",
-            dependencies: ["Classifiers", "MHSSlide", "MHSInference", "MHSRunner"],
+            dependencies: ["MHSExamples", "MHS"],
             path: "Benchmarks/NucleiBenchmark"
         ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
-        .testTarget(name: "MHSInferenceTests", dependencies: ["MHSInference", "MHSGPU", "Classifiers", "MHSTestSupport"]),
+        .testTarget(name: "MHSInferenceTests", dependencies: ["MHSInference", "MHSGPU", "MHSDynamicLibrary", "MHSExamples", "MHSTestSupport"]),
         .testTarget(
             name: "MHSEmulatorTests",
             dependencies: [

@@ -6,11 +6,9 @@
 //
 // --synthetic SIDE first writes a SIDE x SIDE synthetic H&E slide (the demo's generator) to
 // the temporary folder and adds it to the slides.
-import Classifiers
+import MHSExamples
 import Foundation
-import MHSGPU
-import MHSInference
-import MHSSlide
+import MHS
 
 var args = Array(CommandLine.arguments.dropFirst())
 @MainActor func option(_ name: String, _ fallback: String) -> String {
@@ -38,13 +36,14 @@ guard !args.isEmpty else {
     exit(2)
 }
 
-let gpu = CUDAProbe.probe()
+LibraryLocations.bootstrap(LibraryLocations(environment: ProcessInfo.processInfo.environment))
+let gpu = CUDAProbe.probe(locations: .current)
 // One session per mode: the classifier gives inference half the cores when reading runs alongside.
 var sessions: [Bool: InferenceSession] = [:]
 for overlapped in [true, false] {
     var c = NucleiClassifier()
     c.overlap = overlapped
-    sessions[overlapped] = try NucleiModel.session(device: device, gpu: gpu, threads: threads > 0 ? threads : c.cpuThreads)
+    sessions[overlapped] = try NucleiModel.session(device: device, gpu: gpu, threads: threads > 0 ? threads : c.cpuThreads(cores: ProcessInfo.processInfo.activeProcessorCount))
 }
 let session = sessions[true]!
 print("ONNX Runtime \(session.runtime.version) on \(session.provider) overlapped, \(sessions[false]!.provider) sequential\(session.fallbackReason.map { " (GPU not used: \($0))" } ?? ""); \(ProcessInfo.processInfo.activeProcessorCount) cores; batch \(batch); best of \(repeats)")

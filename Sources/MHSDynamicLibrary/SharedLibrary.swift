@@ -59,14 +59,14 @@ public struct LibrarySearch: Sendable {
     /// Loads the first candidate that opens. With the variable set, only that file is tried.
     /// - Parameter accept: a further check (e.g. an expected symbol); return a reason to reject.
     public mutating func load(
-        environment: [String: String], global: Bool = false, accept: (SharedLibrary) -> String? = { _ in nil }
+        from locations: LibraryLocations, global: Bool = false, accept: (SharedLibrary) -> String? = { _ in nil }
     ) -> SharedLibrary? {
         attempts = []
-        if let explicit = environment[variable], !explicit.isEmpty {
+        if let explicit = locations.file(variable) {
             return attempt(explicit, label: "\(variable)=\(explicit)", global: global, accept: accept)
         }
         // The usual folders first; `python3`'s own list only when they hold nothing.
-        var folders = Self.sitePackages(environment: environment)
+        var folders = Self.sitePackages(locations)
         func matches(in folders: [String]) -> [String] {
             folders.flatMap { folder in packageFiles.flatMap { Self.glob(folder + "/" + $0).sorted() } }
         }
@@ -114,10 +114,10 @@ public struct LibrarySearch: Sendable {
 
     /// The usual site-packages folders: an active virtualenv, the user's, /usr/local, /usr,
     /// /opt/*/ (e.g. /opt/venv). ``pythonSitePackages`` adds the `python3` on PATH's own.
-    public static func sitePackages(environment: [String: String]) -> [String] {
+    public static func sitePackages(_ locations: LibraryLocations) -> [String] {
         var patterns: [String] = []
-        if let venv = environment["VIRTUAL_ENV"] { patterns.append("\(venv)/lib/python3*/site-packages") }
-        if let home = environment["HOME"] {
+        if let venv = locations.virtualEnvironment { patterns.append("\(venv)/lib/python3*/site-packages") }
+        if let home = locations.home {
             patterns += ["\(home)/.local/lib/python3*/site-packages", "\(home)/.pyenv/versions/*/lib/python3*/site-packages"]
         }
         patterns += [

@@ -23,12 +23,12 @@ public final class CUBLAS: @unchecked Sendable {
     let sgemm: SgemmFn
 
     /// Finds and loads cuBLAS, or returns nil with every place tried in `attempts`.
-    public static func load(environment: [String: String], attempts: inout [String]) -> CUBLAS? {
+    public static func load(locations: LibraryLocations, attempts: inout [String]) -> CUBLAS? {
         var search = LibrarySearch(
             variable: "MHS_CUBLAS_LIB",
             packageFiles: ["nvidia/cu13/lib/libcublas.so.*", "nvidia/cublas/lib/libcublas.so.*"],
             sonames: ["libcublas.so.13", "libcublas.so.12", "libcublas.so"], companions: ["libcublasLt.so.*"])
-        let lib = search.load(environment: environment)
+        let lib = search.load(from: locations)
         attempts = search.attempts
         guard let lib else { return nil }
         guard let create = lib.function("cublasCreate_v2", as: CreateFn.self),

@@ -83,8 +83,8 @@ public final class CUDADriver: @unchecked Sendable {
     }
 
     /// Loads `MHS_CUDA_LIB` or `libcuda.so.1`.
-    public init(environment: [String: String]) throws(LoadFailure) {
-        let name = environment["MHS_CUDA_LIB"].flatMap { $0.isEmpty ? nil : $0 } ?? "libcuda.so.1"
+    public init(locations: LibraryLocations) throws(LoadFailure) {
+        let name = locations.file("MHS_CUDA_LIB") ?? "libcuda.so.1"
         var failure = ""
         guard let lib = SharedLibrary.open(name, failure: &failure) else {
             let missing = failure.contains("No such file") || failure.contains("cannot open shared object")

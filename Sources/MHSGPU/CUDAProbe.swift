@@ -1,4 +1,5 @@
 import Foundation
+import MHSDynamicLibrary
 
 /// What the CUDA driver says about this machine, learnt by `dlopen` of `libcuda.so.1`
 /// (no CUDA toolkit or header needed; the NVIDIA container toolkit injects the library).
@@ -52,10 +53,10 @@ func GiB(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / Double
 /// Probes the CUDA driver API.
 public enum CUDAProbe {
     /// Loads `libcuda.so.1` (or `MHS_CUDA_LIB`) and asks for every device.
-    public static func probe(environment: [String: String] = ProcessInfo.processInfo.environment) -> CUDAStatus {
+    public static func probe(locations: LibraryLocations) -> CUDAStatus {
         let driver: CUDADriver
         do {
-            driver = try CUDADriver(environment: environment)
+            driver = try CUDADriver(locations: locations)
         } catch {
             return CUDAStatus(driverVersion: nil, devices: [], unavailableReason: error.description)
         }

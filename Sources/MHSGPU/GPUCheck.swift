@@ -1,4 +1,5 @@
 import Foundation
+import MHSDynamicLibrary
 
 /// The GPU test of Techcyte's template, without PyTorch: the device's name, a timed
 /// N×N single-precision matrix product on it and one element of the result, checked
@@ -45,7 +46,7 @@ public enum GPUCheck {
     /// (a few ms).
     public static func run(
         _ status: CUDAStatus, device index: Int = 0, size: Int = 1000, iterations: Int = 20, kernel: Kernel = .auto,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        locations: LibraryLocations
     ) throws(Failure) -> Report {
         guard let driver = status.driver, status.devices.indices.contains(index) else {
             throw Failure(description: "no CUDA device \(index): \(status.unavailableReason ?? "the driver reports none")")
@@ -55,7 +56,7 @@ public enum GPUCheck {
             defer { driver.deactivate(device: device) }
             // Everything allocated on the device lives inside `measure`, so it is freed
             // before the context is released.
-            return try measure(driver: driver, device: status.devices[index], size: size, iterations: iterations, kernel: kernel, environment: environment)
+            return try measure(driver: driver, device: status.devices[index], size: size, iterations: iterations, kernel: kernel, locations: locations)
         } catch let e as Failure {
             throw e
         } catch {
@@ -74,12 +75,12 @@ public enum GPUCheck {
 
     /// cuBLAS when it is wanted and found, else the embedded PTX kernel.
     private static func multiplier(
-        driver: CUDADriver, kernel: Kernel, environment: [String: String], n: Int, a: UInt64, b: UInt64, c: UInt64
+        driver: CUDADriver, kernel: Kernel, locations: LibraryLocations, n: Int, a: UInt64, b: UInt64, c: UInt64
     ) throws -> Multiplier {
         var note = "PTX kernel asked for"
         if kernel != .ptx {
             var attempts: [String] = []
-            if let blas = CUBLAS.load(environment: environment, attempts: &attempts) {
+            if let blas = CUBLAS.load(locations: locations, attempts: &attempts) {
                 let handle = try blas.handle()
                 return Multiplier(
                     name: "cuBLAS \(handle.version) (\(blas.path))", note: nil,
@@ -101,11 +102,11 @@ public enum GPUCheck {
     }
 
     private static func measure(
-        driver: CUDADriver, device: CUDAStatus.Device, size n: Int, iterations: Int, kernel: Kernel, environment: [String: String]
+        driver: CUDADriver, device: CUDAStatus.Device, size n: Int, iterations: Int, kernel: Kernel, locations: LibraryLocations
     ) throws -> Report {
         let a = matrix(n * n, seed: 1), b = matrix(n * n, seed: 2)
         let da = try driver.upload(a), db = try driver.upload(b), dc = try driver.allocate(floats: n * n)
-        let m = try multiplier(driver: driver, kernel: kernel, environment: environment, n: n, a: da.address, b: db.address, c: dc.address)
+        let m = try multiplier(driver: driver, kernel: kernel, locations: locations, n: n, a: da.address, b: db.address, c: dc.address)
 
         // One product to warm up (cuBLAS picks its kernel, the driver JITs the PTX), then timed ones.
         try m.multiply()
@@ -170,9 +171,9 @@ extension GPUCheck.Report {
 extension GPUCheck {
     /// The short form for `mhs run`: the check on device 0 with a few timed products, as
     /// one line (a failure is a line too: the task goes on, on the CPU if need be).
-    public static func summary(status: CUDAStatus, environment: [String: String]) -> String {
+    public static func summary(status: CUDAStatus, locations: LibraryLocations) -> String {
         do {
-            return try run(status, iterations: 5, environment: environment).line
+            return try run(status, iterations: 5, locations: locations).line
         } catch {
             return "GPU check failed: \(error)"
         }

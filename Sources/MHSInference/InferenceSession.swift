@@ -1,4 +1,5 @@
 import Foundation
+import MHSDynamicLibrary
 import MHSGPU
 
 /// A loaded ONNX model, ready to run on the CPU or, through ONNX Runtime's CUDA execution
@@ -69,7 +70,7 @@ public final class InferenceSession: @unchecked Sendable {
         let runtime: ONNXRuntime
         if let given { runtime = given } else { runtime = try ONNXRuntime.shared() }
         let api = runtime.api
-        let threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let threads = max(1, threads ?? Processors.online)
 
         func makeOptions(cudaDevice: Int?) throws(InferenceError) -> OpaquePointer {
             var options: OpaquePointer?
@@ -115,7 +116,7 @@ public final class InferenceSession: @unchecked Sendable {
         var reason: String?
         var cudaDevice: Int?
         if device != .cpu {
-            let status = gpu ?? CUDAProbe.probe()
+            let status = gpu ?? CUDAProbe.probe(locations: .current)
             if !status.isAvailable {
                 reason = "no GPU: \(status.unavailableReason ?? "no device")"
             } else if !runtime.hasCUDAProvider {
@@ -259,4 +260,13 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
     defer { for c in copies { free(c) } }
     let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// A classifier (or anything) with an ONNX model: `mhs gpu` opens a session of each such
+/// classifier a package offers and says where its model would run.
+public protocol InferenceModelProvider: Sendable {
+    /// How the model is named in messages, e.g. "example nuclei".
+    var modelDescription: String { get }
+    /// A session of the model on `device`.
+    func makeSession(device: ComputeDevice, gpu: CUDAStatus?) throws -> InferenceSession
 }

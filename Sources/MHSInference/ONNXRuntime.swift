@@ -110,7 +110,7 @@ public final class ONNXRuntime: @unchecked Sendable {
 
     private static let loaded: Result<ONNXRuntime, InferenceError> = {
         do throws(InferenceError) {
-            return .success(try ONNXRuntime(environment: ProcessInfo.processInfo.environment))
+            return .success(try ONNXRuntime(locations: LibraryLocations.current))
         } catch {
             return .failure(error)
         }
@@ -127,10 +127,10 @@ public final class ONNXRuntime: @unchecked Sendable {
             sonames: ["libonnxruntime.so.1", "libonnxruntime.so"])
     }
 
-    /// Loads a runtime as `environment` says (``shared()`` uses the process environment).
-    public init(environment: [String: String]) throws(InferenceError) {
+    /// Loads a runtime from `locations` (``shared()`` uses ``LibraryLocations/current``).
+    public init(locations: LibraryLocations) throws(InferenceError) {
         var search = Self.search()
-        let found = search.load(environment: environment) { $0.symbol("OrtGetApiBase") == nil ? "no OrtGetApiBase: not ONNX Runtime" : nil }
+        let found = search.load(from: locations) { $0.symbol("OrtGetApiBase") == nil ? "no OrtGetApiBase: not ONNX Runtime" : nil }
         guard let lib = found, let base = lib.function("OrtGetApiBase", as: GetApiBaseFn.self)?() else {
             throw .runtimeNotFound(searched: search.attempts)
         }

@@ -91,7 +91,7 @@ public final class OpenSlideLibrary: @unchecked Sendable {
         var search = LibrarySearch(
             variable: "MHS_OPENSLIDE_LIB", packageFiles: ["openslide_bin/libopenslide.so.1"],
             sonames: ["libopenslide.so.1", "libopenslide.so.0"])
-        guard let library = search.load(environment: ProcessInfo.processInfo.environment) else {
+        guard let library = search.load(from: LibraryLocations.current) else {
             throw SlideError.libraryNotFound(searched: search.attempts)
         }
         return try OpenSlideLibrary(library)

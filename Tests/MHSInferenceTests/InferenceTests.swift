@@ -1,5 +1,6 @@
-import Classifiers
+import MHSExamples
 import Foundation
+import MHSDynamicLibrary
 import MHSGPU
 import MHSInference
 import MHSSlide
@@ -58,7 +59,7 @@ struct InferenceTests {
 
     @Test("the model embedded in the binary is Models/nuclei/nuclei.onnx byte for byte")
     func embeddedModelIsTheCommittedOne() throws {
-        #expect(try NucleiModel.bytes(environment: [:]) == Fixture.bytes("nuclei.onnx"))
+        #expect(try NucleiModel.bytes() == Fixture.bytes("nuclei.onnx"))
     }
 
     @Test("a batch gives each image what it gives alone")
@@ -103,7 +104,7 @@ struct InferenceTests {
     @Test("without a GPU, auto runs on the CPU and says why; cuda is an error")
     func fallback() throws {
         let session = try NucleiModel.session(device: .auto, gpu: noGPU)
-        #expect(session.provider == .cpu(threads: ProcessInfo.processInfo.activeProcessorCount))
+        #expect(session.provider == .cpu(threads: Processors.online))
         #expect(session.fallbackReason?.contains("libcuda.so.1 not found") == true)
         #expect(try NucleiModel.session(device: .cpu).fallbackReason == nil)
         #expect {
@@ -120,14 +121,14 @@ struct InferenceTests {
     @Test("a missing runtime is named with every place that was searched")
     func missingRuntime() throws {
         #expect {
-            _ = try ONNXRuntime(environment: ["MHS_ONNXRUNTIME_LIB": "/nonexistent/libonnxruntime.so.1"])
+            _ = try ONNXRuntime(locations: LibraryLocations(explicit: ["MHS_ONNXRUNTIME_LIB": "/nonexistent/libonnxruntime.so.1"]))
         } throws: { error in
             let text = "\(error)"
             return text.contains("MHS_ONNXRUNTIME_LIB=/nonexistent/libonnxruntime.so.1") && text.contains("pip install onnxruntime")
         }
         // A library that is not ONNX Runtime is refused too.
         #expect {
-            _ = try ONNXRuntime(environment: ["MHS_ONNXRUNTIME_LIB": "libz.so.1"])
+            _ = try ONNXRuntime(locations: LibraryLocations(explicit: ["MHS_ONNXRUNTIME_LIB": "libz.so.1"]))
         } throws: { "\($0)".contains("not ONNX Runtime") }
     }
 }

@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import Foundation
+import MHSDynamicLibrary
 import MHSImaging
 import Synchronization
 
@@ -56,7 +57,7 @@ public struct PatchStream: AsyncSequence, Sendable {
     ///   - concurrency: parallel readers (default: one per core).
     public init(
         slide: Slide, grid: PatchGrid, mask: TissueMask? = nil, minimumTissueFraction: Double = 0,
-        concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, handoff: Int = 1
+        concurrency: Int = Processors.online, handoff: Int = 1
     ) {
         self.handoff = Swift.max(1, handoff)
         var cells: [(column: Int, row: Int, tissue: Double?)] = []
