@@ -171,6 +171,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "MHSRunnerTests",
+            dependencies: [
+                "MHSRunner", "MHSContract", "MHSEmulator", "MHSImaging", "MHSSecrets", "MHSSlide", "MHSTransport", "MHSTestSupport",
+            ]
+        ),
+        .testTarget(name: "FrameworkTests", dependencies: ["MHSTesting", "MHSExamples", "MHSTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["MHSContract", "MHSTestSupport"]),
         .testTarget(
             name: "MHSTransportTests", dependencies: ["MHSTransport", .product(name: "PropertyBased", package: "swift-property-based")]),

@@ -46,12 +46,21 @@ struct LabPackage {
         ]
     }
 
+    /// How SwiftPM names the mhs dependency: the last component of its URL or path.
+    var dependencyIdentity: String {
+        switch dependency {
+        case .published: "mhs"
+        case .path(let path): String(path.split(separator: "/").last ?? "mhs").lowercased()
+        }
+    }
+
     var packageManifest: String {
         let mhs: String
         switch dependency {
         case .published: mhs = #".package(url: "\#(Self.defaultURL)", from: "\#(Self.defaultVersion)")"#
         case .path(let path): mhs = #".package(path: "\#(path)")"#
         }
+        let id = dependencyIdentity
         return """
             // swift-tools-version:6.0
             import PackageDescription
@@ -64,15 +73,15 @@ struct LabPackage {
                 ],
                 targets: [
                     // The lab's classifiers: what `mhs run` runs in the container.
-                    .target(name: "\(typeName)Classifiers", dependencies: [.product(name: "MHS", package: "mhs")]),
+                    .target(name: "\(typeName)Classifiers", dependencies: [.product(name: "MHS", package: "\(id)")]),
                     // The container's entrypoint: mhs's commands over the lab's classifiers.
                     .executableTarget(
                         name: "\(typeName)",
-                        dependencies: ["\(typeName)Classifiers", .product(name: "MHSCommands", package: "mhs")]
+                        dependencies: ["\(typeName)Classifiers", .product(name: "MHSCommands", package: "\(id)")]
                     ),
                     .testTarget(
                         name: "\(typeName)Tests",
-                        dependencies: ["\(typeName)Classifiers", .product(name: "MHSTesting", package: "mhs")]
+                        dependencies: ["\(typeName)Classifiers", .product(name: "MHSTesting", package: "\(id)")]
                     ),
                 ],
                 swiftLanguageModes: [.v6]

@@ -13,6 +13,13 @@ package struct DownloadedScan: Sendable, Equatable {
     package var bytes: Int
     /// For the run report: bytes and kind.
     package var summary: String
+
+    package init(path: String, format: SlideFormat, bytes: Int, summary: String) {
+        self.path = path
+        self.format = format
+        self.bytes = bytes
+        self.summary = summary
+    }
 }
 
 /// Downloads the scan (the series zip when `SCAN_URL_ZIP` is set), sniffs what it is,
