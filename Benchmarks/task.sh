@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-11}
 slide=${2:-../shared/testdata/slides/CMU-1-Small-Region.svs}
 echo "building mhs (release) ..."
-swift build -c release --product mhs 2>&1 | grep -E "error|Compiling|Build complete" | tail -3
+swift build -c release --product mhs 2>&1 | grep -E "error|Build of product|Compiling" | tail -3
 mhs=$(swift build -c release --show-bin-path)/mhs
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -92,6 +92,18 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Appends `"key":`, preceded by `{` for an object's first member and `,` otherwise: the
+    /// wire name comes from the type's `CodingKeys`, the one place it is spelled.
+    @inline(__always)
+    public mutating func member<Key: CodingKey>(_ key: Key, first: Bool = false) {
+        bytes.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: "\""))
+        var name = key.stringValue
+        name.withUTF8 { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+
     /// Appends a quoted, escaped JSON string.
     public mutating func string(_ value: String) {
         var value = value

@@ -42,23 +42,35 @@ public indirect enum Geometry: Sendable, Hashable {
     case multiPolygon([[[Position]]])
     case geometryCollection([Geometry])
 
-    /// The GeoJSON `type` member.
-    public var typeName: String {
+    /// A geometry's `type`, spelled once.
+    public enum Kind: String, Sendable, CaseIterable {
+        case point = "Point"
+        case multiPoint = "MultiPoint"
+        case lineString = "LineString"
+        case multiLineString = "MultiLineString"
+        case polygon = "Polygon"
+        case multiPolygon = "MultiPolygon"
+        case geometryCollection = "GeometryCollection"
+    }
+
+    /// This geometry's kind.
+    public var kind: Kind {
         switch self {
-        case .point: "Point"
-        case .multiPoint: "MultiPoint"
-        case .lineString: "LineString"
-        case .multiLineString: "MultiLineString"
-        case .polygon: "Polygon"
-        case .multiPolygon: "MultiPolygon"
-        case .geometryCollection: "GeometryCollection"
+        case .point: .point
+        case .multiPoint: .multiPoint
+        case .lineString: .lineString
+        case .multiLineString: .multiLineString
+        case .polygon: .polygon
+        case .multiPolygon: .multiPolygon
+        case .geometryCollection: .geometryCollection
         }
     }
 
+    /// The GeoJSON `type` member.
+    public var typeName: String { kind.rawValue }
+
     /// Every GeoJSON geometry `type`.
-    public static let typeNames: Set<String> = [
-        "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection",
-    ]
+    public static let typeNames: Set<String> = Set(Kind.allCases.map(\.rawValue))
 
     /// Calls `body` with every position of the geometry, nested collections included.
     public func forEachPosition(_ body: (Position) -> Void) {
@@ -150,15 +162,22 @@ public struct Feature: Sendable, Hashable, Codable {
     }
 
     /// `properties.annotation_type`, when it is a string.
-    public var annotationType: String? { properties?["annotation_type"]?.stringValue }
+    public var annotationType: String? { properties?[Self.annotationTypeKey]?.stringValue }
 
-    enum CodingKeys: String, CodingKey { case type, id, geometry, properties, bbox }
+    /// The property naming a feature's annotation type.
+    public static let annotationTypeKey = "annotation_type"
+    /// The property with a heatmap's contour colours.
+    public static let contourColorsKey = "contour_colors"
+    /// The `type` of every feature.
+    public static let typeValue = "Feature"
+
+    public enum CodingKeys: String, CodingKey { case type, id, geometry, properties, bbox }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let type = try c.decode(String.self, forKey: .type)
-        guard type == "Feature" else {
-            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "expected \"Feature\", found \"\(type)\"")
+        guard type == Self.typeValue else {
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "expected \"\(Self.typeValue)\", found \"\(type)\"")
         }
         id = try c.decodeIfPresent(JSONValue.self, forKey: .id)
         geometry = try c.decodeIfPresent(Geometry.self, forKey: .geometry)
@@ -168,7 +187,7 @@ public struct Feature: Sendable, Hashable, Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode("Feature", forKey: .type)
+        try c.encode(Self.typeValue, forKey: .type)
         try c.encodeIfPresent(id, forKey: .id)
         try c.encode(geometry, forKey: .geometry)
         try c.encode(properties.map(JSONValue.object) ?? .null, forKey: .properties)
@@ -186,14 +205,17 @@ public struct FeatureCollection: Sendable, Hashable, Codable {
         self.bbox = bbox
     }
 
-    enum CodingKeys: String, CodingKey { case type, features, bbox }
+    /// The `type` of every feature collection.
+    public static let typeValue = "FeatureCollection"
+
+    public enum CodingKeys: String, CodingKey { case type, features, bbox }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let type = try c.decode(String.self, forKey: .type)
-        guard type == "FeatureCollection" else {
+        guard type == Self.typeValue else {
             throw DecodingError.dataCorruptedError(
-                forKey: .type, in: c, debugDescription: "expected \"FeatureCollection\", found \"\(type)\"")
+                forKey: .type, in: c, debugDescription: "expected \"\(Self.typeValue)\", found \"\(type)\"")
         }
         features = try c.decode([Feature].self, forKey: .features)
         bbox = try c.decodeIfPresent(BoundingBox.self, forKey: .bbox)
@@ -201,28 +223,29 @@ public struct FeatureCollection: Sendable, Hashable, Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode("FeatureCollection", forKey: .type)
+        try c.encode(Self.typeValue, forKey: .type)
         try c.encode(features, forKey: .features)
         try c.encodeIfPresent(bbox, forKey: .bbox)
     }
 }
 
 extension Geometry: Codable {
-    enum CodingKeys: String, CodingKey { case type, coordinates, geometries }
+    public enum CodingKeys: String, CodingKey { case type, coordinates, geometries }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let type = try c.decode(String.self, forKey: .type)
-        switch type {
-        case "Point": self = .point(try c.decode(Position.self, forKey: .coordinates))
-        case "MultiPoint": self = .multiPoint(try c.decode([Position].self, forKey: .coordinates))
-        case "LineString": self = .lineString(try c.decode([Position].self, forKey: .coordinates))
-        case "MultiLineString": self = .multiLineString(try c.decode([[Position]].self, forKey: .coordinates))
-        case "Polygon": self = .polygon(try c.decode([[Position]].self, forKey: .coordinates))
-        case "MultiPolygon": self = .multiPolygon(try c.decode([[[Position]]].self, forKey: .coordinates))
-        case "GeometryCollection": self = .geometryCollection(try c.decode([Geometry].self, forKey: .geometries))
-        default:
+        guard let kind = Kind(rawValue: type) else {
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown geometry type \"\(type)\"")
+        }
+        switch kind {
+        case .point: self = .point(try c.decode(Position.self, forKey: .coordinates))
+        case .multiPoint: self = .multiPoint(try c.decode([Position].self, forKey: .coordinates))
+        case .lineString: self = .lineString(try c.decode([Position].self, forKey: .coordinates))
+        case .multiLineString: self = .multiLineString(try c.decode([[Position]].self, forKey: .coordinates))
+        case .polygon: self = .polygon(try c.decode([[Position]].self, forKey: .coordinates))
+        case .multiPolygon: self = .multiPolygon(try c.decode([[[Position]]].self, forKey: .coordinates))
+        case .geometryCollection: self = .geometryCollection(try c.decode([Geometry].self, forKey: .geometries))
         }
     }
 
@@ -272,28 +295,23 @@ extension BoundingBox: JSONWritable {
 
 extension Geometry: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"type\":\"")
+        w.member(CodingKeys.type, first: true)
+        w.string(typeName)
         switch self {
         case .point(let p):
-            w.raw("Point\",\"coordinates\":")
+            w.member(CodingKeys.coordinates)
             p.writeJSON(to: &w)
-        case .multiPoint(let ps):
-            w.raw("MultiPoint\",\"coordinates\":")
+        case .multiPoint(let ps), .lineString(let ps):
+            w.member(CodingKeys.coordinates)
             w.array(ps)
-        case .lineString(let ps):
-            w.raw("LineString\",\"coordinates\":")
-            w.array(ps)
-        case .multiLineString(let rs):
-            w.raw("MultiLineString\",\"coordinates\":")
-            w.array(rs) { w, r in w.array(r) }
-        case .polygon(let rs):
-            w.raw("Polygon\",\"coordinates\":")
+        case .multiLineString(let rs), .polygon(let rs):
+            w.member(CodingKeys.coordinates)
             w.array(rs) { w, r in w.array(r) }
         case .multiPolygon(let ps):
-            w.raw("MultiPolygon\",\"coordinates\":")
+            w.member(CodingKeys.coordinates)
             w.array(ps) { w, p in w.array(p) { w, r in w.array(r) } }
         case .geometryCollection(let gs):
-            w.raw("GeometryCollection\",\"geometries\":")
+            w.member(CodingKeys.geometries)
             w.array(gs)
         }
         w.byte(UInt8(ascii: "}"))
@@ -302,18 +320,18 @@ extension Geometry: JSONWritable {
 
 extension Feature: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"type\":\"Feature\",")
+        w.member(CodingKeys.type, first: true)
+        w.string(Self.typeValue)
         if let id {
-            w.key("id")
+            w.member(CodingKeys.id)
             w.value(id)
-            w.byte(UInt8(ascii: ","))
         }
-        w.key("geometry")
+        w.member(CodingKeys.geometry)
         if let geometry { geometry.writeJSON(to: &w) } else { w.raw("null") }
-        w.raw(",\"properties\":")
+        w.member(CodingKeys.properties)
         if let properties { w.object(properties) } else { w.raw("null") }
         if let bbox {
-            w.raw(",\"bbox\":")
+            w.member(CodingKeys.bbox)
             bbox.writeJSON(to: &w)
         }
         w.byte(UInt8(ascii: "}"))
@@ -322,10 +340,12 @@ extension Feature: JSONWritable {
 
 extension FeatureCollection: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"type\":\"FeatureCollection\",\"features\":")
+        w.member(CodingKeys.type, first: true)
+        w.string(Self.typeValue)
+        w.member(CodingKeys.features)
         w.array(features)
         if let bbox {
-            w.raw(",\"bbox\":")
+            w.member(CodingKeys.bbox)
             bbox.writeJSON(to: &w)
         }
         w.byte(UInt8(ascii: "}"))

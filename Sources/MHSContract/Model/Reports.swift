@@ -12,24 +12,38 @@ public enum Report: Sendable, Hashable {
     case aiMitosisCounting(RegionCountingReport)
     case tumorCellularity(TumorCellularityReport)
 
-    /// The `type` member written for this report.
-    public var typeName: String {
+    /// A report's `type`, spelled once: the raw values are what the platform knows.
+    public enum Kind: String, Sendable, CaseIterable {
+        case basic = "Basic"
+        case wholeSlideDifferential = "WholeSlideDifferential"
+        case areaDifferential = "AreaDifferential"
+        case semiQuantitativeDifferential = "SemiQuantitativeDifferential"
+        case regionCounting = "RegionCounting"
+        case aiMitosisCounting = "AiMitosisCounting"
+        case tumorCellularity = "TumorCellularity"
+    }
+
+    /// This report's kind.
+    public var kind: Kind {
         switch self {
-        case .basic: "Basic"
-        case .wholeSlideDifferential: "WholeSlideDifferential"
-        case .areaDifferential: "AreaDifferential"
-        case .semiQuantitativeDifferential: "SemiQuantitativeDifferential"
-        case .regionCounting: "RegionCounting"
-        case .aiMitosisCounting: "AiMitosisCounting"
-        case .tumorCellularity: "TumorCellularity"
+        case .basic: .basic
+        case .wholeSlideDifferential: .wholeSlideDifferential
+        case .areaDifferential: .areaDifferential
+        case .semiQuantitativeDifferential: .semiQuantitativeDifferential
+        case .regionCounting: .regionCounting
+        case .aiMitosisCounting: .aiMitosisCounting
+        case .tumorCellularity: .tumorCellularity
         }
     }
 
+    /// The `type` member written for this report.
+    public var typeName: String { kind.rawValue }
+
     /// Every `type` the platform knows.
-    public static let typeNames: [String] = [
-        "Basic", "WholeSlideDifferential", "AreaDifferential", "SemiQuantitativeDifferential", "RegionCounting",
-        "AiMitosisCounting", "TumorCellularity",
-    ]
+    public static let typeNames: [String] = Kind.allCases.map(\.rawValue)
+
+    /// The member naming the kind.
+    public enum TypeKey: String, CodingKey { case type }
 }
 
 /// A `{name, result}` pair of a Basic report, both strings.
@@ -40,6 +54,8 @@ public struct ResultPair: Sendable, Hashable, Codable {
         self.name = name
         self.result = result
     }
+
+    public enum CodingKeys: String, CodingKey { case name, result }
 }
 
 /// A named group of annotations with a headline result (Basic reports, TumorCellularity's
@@ -55,7 +71,7 @@ public struct Segment: Sendable, Hashable, Codable {
         self.featureCollection = featureCollection
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case name, result
         case featureCollection = "feature_collection"
     }
@@ -74,6 +90,8 @@ public struct DifferentialPoint: Sendable, Hashable, Codable {
         self.score = score
         self.type = type
     }
+
+    public enum CodingKeys: String, CodingKey { case x, y, score, type }
 }
 
 /// `Basic`: result pairs and annotated segments.
@@ -84,6 +102,8 @@ public struct BasicReport: Sendable, Hashable, Codable {
         self.results = results
         self.segments = segments
     }
+
+    public enum CodingKeys: String, CodingKey { case results, segments }
 }
 
 /// `WholeSlideDifferential`: classified points over the whole slide, class scores and a
@@ -99,7 +119,7 @@ public struct WholeSlideDifferentialReport: Sendable, Hashable, Codable {
         self.positivityThreshold = positivityThreshold
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case points, scores
         case positivityThreshold = "positivity_threshold"
     }
@@ -133,6 +153,8 @@ public struct AreaRegion: Sendable, Hashable, Codable {
         self.score = score
         self.points = points
     }
+
+    public enum CodingKeys: String, CodingKey { case region, weight, score, points }
 }
 
 /// `AreaDifferential`: weighted regions, each with classified points.
@@ -147,7 +169,7 @@ public struct AreaDifferentialReport: Sendable, Hashable, Codable {
         self.positivityThreshold = positivityThreshold
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case regions, scores
         case positivityThreshold = "positivity_threshold"
     }
@@ -177,7 +199,7 @@ public struct SemiQuantitativeDifferentialReport: Sendable, Hashable, Codable {
         self.scores = scores
     }
 
-    enum CodingKeys: String, CodingKey { case points, scores }
+    public enum CodingKeys: String, CodingKey { case points, scores }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -205,6 +227,8 @@ public struct CountedObject: Sendable, Hashable, Codable {
         self.width = width
         self.height = height
     }
+
+    public enum CodingKeys: String, CodingKey { case x, y, width, height }
 }
 
 /// `RegionCounting` and `AiMitosisCounting`: counted objects and the regions searched.
@@ -216,6 +240,8 @@ public struct RegionCountingReport: Sendable, Hashable, Codable {
         self.objects = objects
         self.regions = regions
     }
+
+    public enum CodingKeys: String, CodingKey { case objects, regions }
 }
 
 /// A `{label, count}` pair of a TumorCellularity threshold entry.
@@ -226,6 +252,8 @@ public struct LabelCount: Sendable, Hashable, Codable {
         self.label = label
         self.count = count
     }
+
+    public enum CodingKeys: String, CodingKey { case label, count }
 }
 
 /// A `{label, fraction, area}` item of a TumorCellularity distribution.
@@ -238,6 +266,8 @@ public struct Distribution: Sendable, Hashable, Codable {
         self.fraction = fraction
         self.area = area
     }
+
+    public enum CodingKeys: String, CodingKey { case label, fraction, area }
 }
 
 /// One entry of a TumorCellularity `threshold_map`.
@@ -260,7 +290,7 @@ public struct ThresholdEntry: Sendable, Hashable, Codable {
         self.distributions = distributions
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case counts, region, area, distributions
         case tumorCellularity = "tumor_cellularity"
     }
@@ -296,7 +326,7 @@ public struct TumorCellularityReport: Sendable, Hashable, Codable {
         self.otherSegments = otherSegments
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case thresholdMap = "threshold_map"
         case otherSegments = "other_segments"
     }
@@ -315,24 +345,22 @@ public struct TumorCellularityReport: Sendable, Hashable, Codable {
 }
 
 extension Report: Codable {
-    enum TypeKey: String, CodingKey { case type }
-
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: TypeKey.self)
         let type = try c.decode(String.self, forKey: .type)
-        switch type {
-        case "Basic": self = .basic(try BasicReport(from: decoder))
-        case "WholeSlideDifferential": self = .wholeSlideDifferential(try WholeSlideDifferentialReport(from: decoder))
-        case "AreaDifferential": self = .areaDifferential(try AreaDifferentialReport(from: decoder))
-        case "SemiQuantitativeDifferential":
-            self = .semiQuantitativeDifferential(try SemiQuantitativeDifferentialReport(from: decoder))
-        case "RegionCounting": self = .regionCounting(try RegionCountingReport(from: decoder))
-        case "AiMitosisCounting": self = .aiMitosisCounting(try RegionCountingReport(from: decoder))
-        case "TumorCellularity": self = .tumorCellularity(try TumorCellularityReport(from: decoder))
-        default:
+        guard let kind = Kind(rawValue: type) else {
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: c,
                 debugDescription: "unknown report type \"\(type)\"; known: \(Report.typeNames.joined(separator: ", "))")
+        }
+        switch kind {
+        case .basic: self = .basic(try BasicReport(from: decoder))
+        case .wholeSlideDifferential: self = .wholeSlideDifferential(try WholeSlideDifferentialReport(from: decoder))
+        case .areaDifferential: self = .areaDifferential(try AreaDifferentialReport(from: decoder))
+        case .semiQuantitativeDifferential: self = .semiQuantitativeDifferential(try SemiQuantitativeDifferentialReport(from: decoder))
+        case .regionCounting: self = .regionCounting(try RegionCountingReport(from: decoder))
+        case .aiMitosisCounting: self = .aiMitosisCounting(try RegionCountingReport(from: decoder))
+        case .tumorCellularity: self = .tumorCellularity(try TumorCellularityReport(from: decoder))
         }
     }
 
@@ -351,12 +379,15 @@ extension Report: Codable {
 }
 
 // MARK: - Fast JSON
+//
+// The members are named by each type's `CodingKeys`, the one spelling the decoder, the
+// validator's paths and the shape reader use too.
 
 extension ResultPair: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"name\":")
+        w.member(CodingKeys.name, first: true)
         w.string(name)
-        w.raw(",\"result\":")
+        w.member(CodingKeys.result)
         w.string(result)
         w.byte(UInt8(ascii: "}"))
     }
@@ -364,11 +395,11 @@ extension ResultPair: JSONWritable {
 
 extension Segment: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"name\":")
+        w.member(CodingKeys.name, first: true)
         w.string(name)
-        w.raw(",\"result\":")
+        w.member(CodingKeys.result)
         w.string(result)
-        w.raw(",\"feature_collection\":")
+        w.member(CodingKeys.featureCollection)
         featureCollection.writeJSON(to: &w)
         w.byte(UInt8(ascii: "}"))
     }
@@ -377,13 +408,13 @@ extension Segment: JSONWritable {
 extension DifferentialPoint: JSONWritable {
     @inline(__always)
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"x\":")
+        w.member(CodingKeys.x, first: true)
         w.number(x)
-        w.raw(",\"y\":")
+        w.member(CodingKeys.y)
         w.number(y)
-        w.raw(",\"score\":")
+        w.member(CodingKeys.score)
         w.number(score)
-        w.raw(",\"type\":")
+        w.member(CodingKeys.type)
         w.string(type)
         w.byte(UInt8(ascii: "}"))
     }
@@ -391,13 +422,13 @@ extension DifferentialPoint: JSONWritable {
 
 extension CountedObject: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"x\":")
+        w.member(CodingKeys.x, first: true)
         w.number(x)
-        w.raw(",\"y\":")
+        w.member(CodingKeys.y)
         w.number(y)
-        w.raw(",\"width\":")
+        w.member(CodingKeys.width)
         w.number(width)
-        w.raw(",\"height\":")
+        w.member(CodingKeys.height)
         w.number(height)
         w.byte(UInt8(ascii: "}"))
     }
@@ -405,9 +436,9 @@ extension CountedObject: JSONWritable {
 
 extension LabelCount: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"label\":")
+        w.member(CodingKeys.label, first: true)
         w.string(label)
-        w.raw(",\"count\":")
+        w.member(CodingKeys.count)
         w.integer(Int64(count))
         w.byte(UInt8(ascii: "}"))
     }
@@ -415,11 +446,11 @@ extension LabelCount: JSONWritable {
 
 extension Distribution: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"label\":")
+        w.member(CodingKeys.label, first: true)
         w.string(label)
-        w.raw(",\"fraction\":")
+        w.member(CodingKeys.fraction)
         w.number(fraction)
-        w.raw(",\"area\":")
+        w.member(CodingKeys.area)
         w.number(area)
         w.byte(UInt8(ascii: "}"))
     }
@@ -427,13 +458,13 @@ extension Distribution: JSONWritable {
 
 extension AreaRegion: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"region\":")
+        w.member(CodingKeys.region, first: true)
         region.writeJSON(to: &w)
-        w.raw(",\"weight\":")
+        w.member(CodingKeys.weight)
         w.number(weight)
-        w.raw(",\"score\":")
+        w.member(CodingKeys.score)
         w.number(score)
-        w.raw(",\"points\":")
+        w.member(CodingKeys.points)
         w.array(points)
         w.byte(UInt8(ascii: "}"))
     }
@@ -441,16 +472,16 @@ extension AreaRegion: JSONWritable {
 
 extension ThresholdEntry: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"tumor_cellularity\":")
+        w.member(CodingKeys.tumorCellularity, first: true)
         w.number(tumorCellularity)
-        w.raw(",\"counts\":")
+        w.member(CodingKeys.counts)
         w.array(counts)
-        w.raw(",\"region\":")
+        w.member(CodingKeys.region)
         region.writeJSON(to: &w)
-        w.raw(",\"area\":")
+        w.member(CodingKeys.area)
         w.number(area)
         if let distributions {
-            w.raw(",\"distributions\":")
+            w.member(CodingKeys.distributions)
             w.map(distributions) { w, items in w.array(items) }
         }
         w.byte(UInt8(ascii: "}"))
@@ -459,43 +490,49 @@ extension ThresholdEntry: JSONWritable {
 
 extension Report: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"type\":")
+        w.member(TypeKey.type, first: true)
         w.string(typeName)
         switch self {
         case .basic(let r):
-            w.raw(",\"results\":")
+            typealias K = BasicReport.CodingKeys
+            w.member(K.results)
             w.array(r.results)
-            w.raw(",\"segments\":")
+            w.member(K.segments)
             w.array(r.segments)
         case .wholeSlideDifferential(let r):
-            w.raw(",\"points\":")
+            typealias K = WholeSlideDifferentialReport.CodingKeys
+            w.member(K.points)
             w.array(r.points)
-            w.raw(",\"scores\":")
+            w.member(K.scores)
             w.map(r.scores) { w, v in w.number(v) }
-            w.raw(",\"positivity_threshold\":")
+            w.member(K.positivityThreshold)
             w.number(r.positivityThreshold)
         case .areaDifferential(let r):
-            w.raw(",\"regions\":")
+            typealias K = AreaDifferentialReport.CodingKeys
+            w.member(K.regions)
             w.array(r.regions)
-            w.raw(",\"scores\":")
+            w.member(K.scores)
             w.map(r.scores) { w, v in w.number(v) }
-            w.raw(",\"positivity_threshold\":")
+            w.member(K.positivityThreshold)
             w.number(r.positivityThreshold)
         case .semiQuantitativeDifferential(let r):
-            w.raw(",\"points\":")
+            typealias K = SemiQuantitativeDifferentialReport.CodingKeys
+            w.member(K.points)
             w.array(r.points)
-            w.raw(",\"scores\":")
+            w.member(K.scores)
             w.map(r.scores) { w, v in w.number(v) }
         case .regionCounting(let r), .aiMitosisCounting(let r):
-            w.raw(",\"objects\":")
+            typealias K = RegionCountingReport.CodingKeys
+            w.member(K.objects)
             w.array(r.objects)
-            w.raw(",\"regions\":")
+            w.member(K.regions)
             w.array(r.regions)
         case .tumorCellularity(let r):
-            w.raw(",\"threshold_map\":")
+            typealias K = TumorCellularityReport.CodingKeys
+            w.member(K.thresholdMap)
             w.map(r.thresholdMap) { w, entry in entry.writeJSON(to: &w) }
             if let other = r.otherSegments {
-                w.raw(",\"other_segments\":")
+                w.member(K.otherSegments)
                 w.map(other) { w, segments in w.array(segments) }
             }
         }

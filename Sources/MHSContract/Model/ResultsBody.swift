@@ -14,7 +14,7 @@ public struct ResultsBody: Sendable, Hashable, Codable {
         self.scanResults = scanResults
     }
 
-    enum CodingKeys: String, CodingKey { case caseResults, scanResults }
+    public enum CodingKeys: String, CodingKey { case caseResults, scanResults }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -83,7 +83,11 @@ public struct ScanResult: Sendable, Hashable, Codable {
         self.qcFailReasons = qcFailReasons
     }
 
-    enum CodingKeys: String, CodingKey { case scanId, workflow, results, geojson, qcFailReasons }
+    public enum CodingKeys: String, CodingKey { case scanId, workflow, results, geojson, qcFailReasons }
+
+    /// Members of `results` the platform reads itself: `summary` (a string shown with the
+    /// scan) and `external_url` (a link).
+    public enum ResultKey: String, CodingKey { case summary, externalURL = "external_url" }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -127,32 +131,34 @@ public struct AiWorkflow: Sendable, Hashable, Codable {
         self.report = report
     }
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case modelName = "model_name"
         case provider, ruo, key, value, report
     }
 }
 
 // MARK: - Fast JSON
+//
+// Members named by `CodingKeys`, the one spelling.
 
 extension AiWorkflow: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"model_name\":")
+        w.member(CodingKeys.modelName, first: true)
         w.string(modelName)
-        w.raw(",\"provider\":")
+        w.member(CodingKeys.provider)
         w.string(provider)
-        w.raw(",\"ruo\":")
+        w.member(CodingKeys.ruo)
         w.bool(ruo)
         if let key {
-            w.raw(",\"key\":")
+            w.member(CodingKeys.key)
             w.string(key)
         }
         if let value {
-            w.raw(",\"value\":")
+            w.member(CodingKeys.value)
             w.string(value)
         }
         if let report {
-            w.raw(",\"report\":")
+            w.member(CodingKeys.report)
             report.writeJSON(to: &w)
         }
         w.byte(UInt8(ascii: "}"))
@@ -161,22 +167,22 @@ extension AiWorkflow: JSONWritable {
 
 extension ScanResult: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.raw("{\"scanId\":")
+        w.member(CodingKeys.scanId, first: true)
         w.string(scanId)
         if let workflow {
-            w.raw(",\"workflow\":")
+            w.member(CodingKeys.workflow)
             workflow.writeJSON(to: &w)
         }
         if let results {
-            w.raw(",\"results\":")
+            w.member(CodingKeys.results)
             w.object(results)
         }
         if let geojson {
-            w.raw(",\"geojson\":")
+            w.member(CodingKeys.geojson)
             geojson.writeJSON(to: &w)
         }
         if let reasons = qcFailReasons.reasons {
-            w.raw(",\"qcFailReasons\":")
+            w.member(CodingKeys.qcFailReasons)
             w.array(reasons) { w, r in w.string(r) }
         }
         w.byte(UInt8(ascii: "}"))
@@ -185,13 +191,13 @@ extension ScanResult: JSONWritable {
 
 extension ResultsBody: JSONWritable {
     public func writeJSON(to w: inout JSONWriter) {
-        w.byte(UInt8(ascii: "{"))
+        var first = true
         if let caseResults {
-            w.raw("\"caseResults\":")
+            w.member(CodingKeys.caseResults, first: true)
             w.object(caseResults)
-            w.byte(UInt8(ascii: ","))
+            first = false
         }
-        w.raw("\"scanResults\":")
+        w.member(CodingKeys.scanResults, first: first)
         w.array(scanResults)
         w.byte(UInt8(ascii: "}"))
     }

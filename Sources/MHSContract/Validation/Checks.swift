@@ -80,15 +80,15 @@ struct Checker {
 
     /// The free-form `results` object: `summary` must be a string; `external_url` should be.
     mutating func results(_ results: JSONObject, at path: JSONPath) {
-        if let summary = results["summary"], summary.stringValue == nil {
+        if let summary = results[ScanResult.ResultKey.summary.rawValue], summary.stringValue == nil {
             out.add(
                 .summaryString, "summary must be a string, found \(summary.typeName); the platform rejects the request",
-                at: path.key("summary"))
+                at: path.key(ScanResult.ResultKey.summary))
         }
-        if let url = results["external_url"], url.stringValue == nil {
+        if let url = results[ScanResult.ResultKey.externalURL.rawValue], url.stringValue == nil {
             out.add(
                 .externalURLString, "external_url is a \(url.typeName), not a string: it will not be shown as a link",
-                at: path.key("external_url"))
+                at: path.key(ScanResult.ResultKey.externalURL))
         }
     }
 
@@ -115,7 +115,7 @@ struct Checker {
 
     mutating func point(_ p: DifferentialPoint, at path: @autoclosure () -> JSONPath) {
         coordinate(x: p.x, y: p.y, at: path())
-        if !p.score.isFinite { out.add(.numberFinite, "score is \(n(p.score)), which JSON cannot carry", at: path().key("score")) }
+        if !p.score.isFinite { out.add(.numberFinite, "score is \(n(p.score)), which JSON cannot carry", at: path().key(DifferentialPoint.CodingKeys.score)) }
     }
 
     mutating func points(_ points: [DifferentialPoint], at path: JSONPath) {
@@ -124,8 +124,8 @@ struct Checker {
 
     mutating func object(_ o: CountedObject, at path: @autoclosure () -> JSONPath) {
         coordinate(x: o.x, y: o.y, at: path())
-        finite(o.width, at: path().key("width"))
-        finite(o.height, at: path().key("height"))
+        finite(o.width, at: path().key(CountedObject.CodingKeys.width))
+        finite(o.height, at: path().key(CountedObject.CodingKeys.height))
         if o.width.isFinite, o.height.isFinite, o.width >= 0, o.height >= 0 {
             coordinate(x: o.x + o.width, y: o.y + o.height, at: path())
         }
@@ -137,19 +137,19 @@ struct Checker {
     mutating func geometry(_ g: Geometry, at path: @autoclosure () -> JSONPath) {
         switch g {
         case .point(let p):
-            coordinate(x: p.x, y: p.y, at: path().key("coordinates"))
+            coordinate(x: p.x, y: p.y, at: path().key(Geometry.CodingKeys.coordinates))
         case .multiPoint(let ps):
-            positions(ps, at: path().key("coordinates"))
+            positions(ps, at: path().key(Geometry.CodingKeys.coordinates))
         case .lineString(let ps):
-            line(ps, at: path().key("coordinates"))
+            line(ps, at: path().key(Geometry.CodingKeys.coordinates))
         case .multiLineString(let lines):
-            for i in lines.indices { line(lines[i], at: path().key("coordinates").index(i)) }
+            for i in lines.indices { line(lines[i], at: path().key(Geometry.CodingKeys.coordinates).index(i)) }
         case .polygon(let rings):
-            polygon(rings, at: path().key("coordinates"))
+            polygon(rings, at: path().key(Geometry.CodingKeys.coordinates))
         case .multiPolygon(let polygons):
-            for i in polygons.indices { polygon(polygons[i], at: path().key("coordinates").index(i)) }
+            for i in polygons.indices { polygon(polygons[i], at: path().key(Geometry.CodingKeys.coordinates).index(i)) }
         case .geometryCollection(let gs):
-            for i in gs.indices { geometry(gs[i], at: path().key("geometries").index(i)) }
+            for i in gs.indices { geometry(gs[i], at: path().key(Geometry.CodingKeys.geometries).index(i)) }
         }
     }
 
@@ -186,32 +186,32 @@ struct Checker {
         _ f: Feature, at path: @autoclosure () -> JSONPath, topLevel: Bool, geometryKnown: Bool = true, bboxGiven: Bool = false
     ) {
                 if topLevel {
-            switch f.properties?["annotation_type"] {
+            switch f.properties?[Feature.annotationTypeKey] {
             case .string?: break
             case nil:
                 out.add(
                     .annotationType,
                     "annotation_type is missing: every annotation of a scan needs a string properties.annotation_type",
-                    at: path().key("properties").key("annotation_type"))
+                    at: path().key(Feature.CodingKeys.properties).key(Feature.annotationTypeKey))
             case let other?:
                 out.add(
                     .annotationType, "annotation_type must be a string, found \(other.typeName)",
-                    at: path().key("properties").key("annotation_type"))
+                    at: path().key(Feature.CodingKeys.properties).key(Feature.annotationTypeKey))
             }
         }
-        if let colors = f.properties?["contour_colors"] { contourColors(colors, at: path().key("properties").key("contour_colors")) }
+        if let colors = f.properties?[Feature.contourColorsKey] { contourColors(colors, at: path().key(Feature.CodingKeys.properties).key(Feature.contourColorsKey)) }
         if let bbox = f.bbox {
                         if !(bbox.minX.isFinite && bbox.minY.isFinite && bbox.maxX.isFinite && bbox.maxY.isFinite) {
-                out.add(.bboxShape, "bbox holds a number that is not finite", at: path().key("bbox"))
+                out.add(.bboxShape, "bbox holds a number that is not finite", at: path().key(Feature.CodingKeys.bbox))
             } else if bbox.minX > bbox.maxX || bbox.minY > bbox.maxY {
                 out.add(
                     .bboxOrder, "bbox must be [minX, minY, maxX, maxY] with min <= max, found [\(n(bbox.minX)), \(n(bbox.minY)), \(n(bbox.maxX)), \(n(bbox.maxY))]",
-                    at: path().key("bbox"))
+                    at: path().key(Feature.CodingKeys.bbox))
             } else if geometryKnown, let bounds = f.geometry?.bounds, !bbox.contains(bounds) {
                 out.add(
                     .bboxEncloses,
                     "bbox does not enclose the geometry (geometry spans [\(n(bounds.minX)), \(n(bounds.minY)), \(n(bounds.maxX)), \(n(bounds.maxY))])",
-                    at: path().key("bbox"))
+                    at: path().key(Feature.CodingKeys.bbox))
             }
         } else if topLevel, !bboxGiven, geometryKnown, let g = f.geometry {
             if case .polygon = g {} else {
@@ -220,7 +220,7 @@ struct Checker {
                     at: path())
             }
         }
-        if geometryKnown, let g = f.geometry { geometry(g, at: path().key("geometry")) }
+        if geometryKnown, let g = f.geometry { geometry(g, at: path().key(Feature.CodingKeys.geometry)) }
     }
 
     /// Heatmap colours: an array of `#RRGGBB` strings.
@@ -251,7 +251,7 @@ struct Checker {
     mutating func areaRegion(_ region: Feature, at path: JSONPath) {
         if case .polygon? = region.geometry { return }
         let found = region.geometry?.typeName ?? "no geometry"
-        out.add(.areaRegionPolygon, "an AreaDifferential region must be a Polygon Feature, found \(found)", at: path.key("geometry"))
+        out.add(.areaRegionPolygon, "an AreaDifferential region must be a Polygon Feature, found \(found)", at: path.key(Feature.CodingKeys.geometry))
     }
 }
 

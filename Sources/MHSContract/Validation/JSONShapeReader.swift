@@ -12,10 +12,10 @@ struct JSONShapeReader {
 
     /// Returns the member `key` of `o`, reporting it when required and missing. `null` counts
     /// as absent for optional members.
-    private mutating func member(_ o: JSONObject, _ key: String, at path: JSONPath, required: Bool) -> JSONValue? {
-        switch o[key] {
+    private mutating func member(_ o: JSONObject, _ key: some CodingKey, at path: JSONPath, required: Bool) -> JSONValue? {
+        switch o[key.stringValue] {
         case nil:
-            if required { add(.fieldMissing, "\(key) is missing", at: path.key(key)) }
+            if required { add(.fieldMissing, "\(key.stringValue) is missing", at: path.key(key)) }
             return nil
         case .null? where !required:
             return nil
@@ -24,37 +24,37 @@ struct JSONShapeReader {
         }
     }
 
-    private mutating func string(_ o: JSONObject, _ key: String, at path: JSONPath, required: Bool = true) -> String? {
+    private mutating func string(_ o: JSONObject, _ key: some CodingKey, at path: JSONPath, required: Bool = true) -> String? {
         guard let v = member(o, key, at: path, required: required) else { return nil }
         guard case .string(let s) = v else {
-            add(.fieldType, "\(key) must be a string, found \(v.typeName)", at: path.key(key))
+            add(.fieldType, "\(key.stringValue) must be a string, found \(v.typeName)", at: path.key(key))
             return nil
         }
         return s
     }
 
-    private mutating func number(_ o: JSONObject, _ key: String, at path: JSONPath, required: Bool = true) -> Double? {
+    private mutating func number(_ o: JSONObject, _ key: some CodingKey, at path: JSONPath, required: Bool = true) -> Double? {
         guard let v = member(o, key, at: path, required: required) else { return nil }
         guard let d = v.doubleValue else {
-            add(.fieldType, "\(key) must be a number, found \(v.typeName)", at: path.key(key))
+            add(.fieldType, "\(key.stringValue) must be a number, found \(v.typeName)", at: path.key(key))
             return nil
         }
         return d
     }
 
-    private mutating func bool(_ o: JSONObject, _ key: String, at path: JSONPath) -> Bool? {
+    private mutating func bool(_ o: JSONObject, _ key: some CodingKey, at path: JSONPath) -> Bool? {
         guard let v = member(o, key, at: path, required: true) else { return nil }
         guard case .bool(let b) = v else {
-            add(.fieldType, "\(key) must be true or false, found \(v.typeName)", at: path.key(key))
+            add(.fieldType, "\(key.stringValue) must be true or false, found \(v.typeName)", at: path.key(key))
             return nil
         }
         return b
     }
 
-    private mutating func array(_ o: JSONObject, _ key: String, at path: JSONPath, required: Bool = true) -> [JSONValue]? {
+    private mutating func array(_ o: JSONObject, _ key: some CodingKey, at path: JSONPath, required: Bool = true) -> [JSONValue]? {
         guard let v = member(o, key, at: path, required: required) else { return nil }
         guard case .array(let a) = v else {
-            add(.fieldType, "\(key) must be an array, found \(v.typeName)", at: path.key(key))
+            add(.fieldType, "\(key.stringValue) must be an array, found \(v.typeName)", at: path.key(key))
             return nil
         }
         return a
@@ -68,9 +68,9 @@ struct JSONShapeReader {
         return o
     }
 
-    private mutating func objectMember(_ o: JSONObject, _ key: String, at path: JSONPath, required: Bool = true) -> JSONObject? {
+    private mutating func objectMember(_ o: JSONObject, _ key: some CodingKey, at path: JSONPath, required: Bool = true) -> JSONObject? {
         guard let v = member(o, key, at: path, required: required) else { return nil }
-        return object(v, at: path.key(key), what: key)
+        return object(v, at: path.key(key), what: key.stringValue)
     }
 
     // MARK: Body
@@ -81,11 +81,11 @@ struct JSONShapeReader {
             add(.bodyObject, "the body must be an object holding scanResults, found \(value.typeName)", at: root)
             return
         }
-        if let cr = o["caseResults"], cr != .null, cr.objectValue == nil {
-            add(.caseResultsObject, "caseResults must be an object, found \(cr.typeName)", at: root.key("caseResults"))
+        if let cr = o[ResultsBody.CodingKeys.caseResults.stringValue], cr != .null, cr.objectValue == nil {
+            add(.caseResultsObject, "caseResults must be an object, found \(cr.typeName)", at: root.key(ResultsBody.CodingKeys.caseResults))
         }
-        let scansPath = root.key("scanResults")
-        guard let scansValue = o["scanResults"] else {
+        let scansPath = root.key(ResultsBody.CodingKeys.scanResults)
+        guard let scansValue = o[ResultsBody.CodingKeys.scanResults.stringValue] else {
             add(.scanResultsArray, "scanResults is missing: the body needs one entry per scan", at: scansPath)
             return
         }
@@ -95,7 +95,7 @@ struct JSONShapeReader {
         }
         var ids: [(id: String, path: JSONPath)] = []
         for i in scans.indices {
-            if let id = scan(scans[i], at: scansPath.index(i)) { ids.append((id, scansPath.index(i).key("scanId"))) }
+            if let id = scan(scans[i], at: scansPath.index(i)) { ids.append((id, scansPath.index(i).key(ScanResult.CodingKeys.scanId))) }
         }
         checker.scanIds(ids, emptyAt: scans.isEmpty ? scansPath : nil)
     }
@@ -107,36 +107,36 @@ struct JSONShapeReader {
             return nil
         }
         var id: String?
-        switch o["scanId"] {
-        case nil: add(.fieldMissing, "scanId is missing", at: path.key("scanId"))
+        switch o[ScanResult.CodingKeys.scanId.stringValue] {
+        case nil: add(.fieldMissing, "scanId is missing", at: path.key(ScanResult.CodingKeys.scanId))
         case .string(let s)?: id = s
         case let other?:
-            add(.scanIdNumeric, "scanId must be a numeric string such as \"8061860\", found \(other.typeName)", at: path.key("scanId"))
+            add(.scanIdNumeric, "scanId must be a numeric string such as \"8061860\", found \(other.typeName)", at: path.key(ScanResult.CodingKeys.scanId))
         }
         checker.enterScan(id: id)
-        if let results = o["results"], results != .null {
+        if let results = o[ScanResult.CodingKeys.results.stringValue], results != .null {
             if case .object(let r) = results {
-                checker.results(r, at: path.key("results"))
+                checker.results(r, at: path.key(ScanResult.CodingKeys.results))
             } else {
-                add(.resultsObject, "results must be an object, found \(results.typeName)", at: path.key("results"))
+                add(.resultsObject, "results must be an object, found \(results.typeName)", at: path.key(ScanResult.CodingKeys.results))
             }
         }
-        if let qc = o["qcFailReasons"], qc != .null {
+        if let qc = o[ScanResult.CodingKeys.qcFailReasons.stringValue], qc != .null {
             if case .array(let reasons) = qc {
                 for i in reasons.indices where reasons[i].stringValue == nil {
                     add(.qcFailReasons, "a QC fail reason must be a string, found \(reasons[i].typeName)",
-                        at: path.key("qcFailReasons").index(i))
+                        at: path.key(ScanResult.CodingKeys.qcFailReasons).index(i))
                 }
             } else {
                 add(.qcFailReasons, "qcFailReasons must be an array of strings ([] means QC passed), found \(qc.typeName)",
-                    at: path.key("qcFailReasons"))
+                    at: path.key(ScanResult.CodingKeys.qcFailReasons))
             }
         }
-        if let geojson = o["geojson"], geojson != .null {
-            featureCollection(geojson, at: path.key("geojson"), topLevel: true)
+        if let geojson = o[ScanResult.CodingKeys.geojson.stringValue], geojson != .null {
+            featureCollection(geojson, at: path.key(ScanResult.CodingKeys.geojson), topLevel: true)
         }
-        if let workflow = o["workflow"], workflow != .null {
-            self.workflow(workflow, at: path.key("workflow"))
+        if let workflow = o[ScanResult.CodingKeys.workflow.stringValue], workflow != .null {
+            self.workflow(workflow, at: path.key(ScanResult.CodingKeys.workflow))
         }
         return id
     }
@@ -148,20 +148,20 @@ struct JSONShapeReader {
             add(.featureCollection, "must be a GeoJSON FeatureCollection object, found \(value.typeName)", at: path)
             return
         }
-        if o["type"] != .string("FeatureCollection") {
-            let found = o["type"].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "nothing"
-            add(.featureCollection, "type must be \"FeatureCollection\", found \(found)", at: path.key("type"))
+        if o[FeatureCollection.CodingKeys.type.stringValue] != .string(FeatureCollection.typeValue) {
+            let found = o[FeatureCollection.CodingKeys.type.stringValue].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "nothing"
+            add(.featureCollection, "type must be \"FeatureCollection\", found \(found)", at: path.key(FeatureCollection.CodingKeys.type))
         }
-        if let bbox = o["bbox"] { _ = boundingBox(bbox, at: path.key("bbox")) }
-        guard let featuresValue = o["features"] else {
-            add(.featureCollection, "a FeatureCollection needs a features array", at: path.key("features"))
+        if let bbox = o[FeatureCollection.CodingKeys.bbox.stringValue] { _ = boundingBox(bbox, at: path.key(FeatureCollection.CodingKeys.bbox)) }
+        guard let featuresValue = o[FeatureCollection.CodingKeys.features.stringValue] else {
+            add(.featureCollection, "a FeatureCollection needs a features array", at: path.key(FeatureCollection.CodingKeys.features))
             return
         }
         guard case .array(let features) = featuresValue else {
-            add(.featureCollection, "features must be an array, found \(featuresValue.typeName)", at: path.key("features"))
+            add(.featureCollection, "features must be an array, found \(featuresValue.typeName)", at: path.key(FeatureCollection.CodingKeys.features))
             return
         }
-        for i in features.indices { _ = feature(features[i], at: path.key("features").index(i), topLevel: topLevel) }
+        for i in features.indices { _ = feature(features[i], at: path.key(FeatureCollection.CodingKeys.features).index(i), topLevel: topLevel) }
     }
 
     /// Reads a Feature; returns it when its geometry could be read.
@@ -170,44 +170,44 @@ struct JSONShapeReader {
             add(.feature, "a GeoJSON Feature must be an object, found \(value.typeName)", at: path)
             return nil
         }
-        if o["type"] != .string("Feature") {
-            let found = o["type"].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "nothing"
-            add(.feature, "type must be \"Feature\", found \(found)", at: path.key("type"))
+        if o[Feature.CodingKeys.type.stringValue] != .string(Feature.typeValue) {
+            let found = o[Feature.CodingKeys.type.stringValue].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "nothing"
+            add(.feature, "type must be \"Feature\", found \(found)", at: path.key(Feature.CodingKeys.type))
         }
         var geometryKnown = true
         var geometry: Geometry?
-        switch o["geometry"] {
+        switch o[Feature.CodingKeys.geometry.stringValue] {
         case nil:
-            add(.feature, "a Feature needs a geometry member (an object, or null)", at: path.key("geometry"))
+            add(.feature, "a Feature needs a geometry member (an object, or null)", at: path.key(Feature.CodingKeys.geometry))
             geometryKnown = false
         case .null?:
             break
         case let g?:
-            geometry = self.geometry(g, at: path.key("geometry"))
+            geometry = self.geometry(g, at: path.key(Feature.CodingKeys.geometry))
             geometryKnown = geometry != nil
         }
         var properties: JSONObject?
-        switch o["properties"] {
+        switch o[Feature.CodingKeys.properties.stringValue] {
         case nil:
-            add(.feature, "a Feature needs a properties member (an object, or null)", at: path.key("properties"))
+            add(.feature, "a Feature needs a properties member (an object, or null)", at: path.key(Feature.CodingKeys.properties))
         case .null?:
             break
         case .object(let p)?:
             properties = p
         case let other?:
-            add(.feature, "properties must be an object or null, found \(other.typeName)", at: path.key("properties"))
+            add(.feature, "properties must be an object or null, found \(other.typeName)", at: path.key(Feature.CodingKeys.properties))
         }
         var bbox: BoundingBox?
-        if let b = o["bbox"] { bbox = boundingBox(b, at: path.key("bbox")) }
+        if let b = o[Feature.CodingKeys.bbox.stringValue] { bbox = boundingBox(b, at: path.key(Feature.CodingKeys.bbox)) }
         var id: JSONValue?
-        if let i = o["id"] {
+        if let i = o[Feature.CodingKeys.id.stringValue] {
             switch i {
             case .string, .int, .double: id = i
-            default: add(.feature, "id must be a string or a number, found \(i.typeName)", at: path.key("id"))
+            default: add(.feature, "id must be a string or a number, found \(i.typeName)", at: path.key(Feature.CodingKeys.id))
             }
         }
         let feature = Feature(geometry: geometry, properties: properties, bbox: bbox, id: id)
-        checker.feature(feature, at: path, topLevel: topLevel, geometryKnown: geometryKnown, bboxGiven: o["bbox"] != nil)
+        checker.feature(feature, at: path, topLevel: topLevel, geometryKnown: geometryKnown, bboxGiven: o[Feature.CodingKeys.bbox.stringValue] != nil)
         return geometryKnown ? feature : nil
     }
 
@@ -231,36 +231,37 @@ struct JSONShapeReader {
             add(.geometry, "geometry must be a GeoJSON geometry object or null, found \(value.typeName)", at: path)
             return nil
         }
-        guard case .string(let type)? = o["type"], Geometry.typeNames.contains(type) else {
-            let found = o["type"].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "nothing"
+        guard case .string(let type)? = o[Geometry.CodingKeys.type.stringValue], let kind = Geometry.Kind(rawValue: type) else {
+            let found = o[Geometry.CodingKeys.type.stringValue].map { $0.stringValue.map { "\"\($0)\"" } ?? $0.typeName } ?? "nothing"
             add(.geometry, "geometry type must be one of \(Geometry.typeNames.sorted().joined(separator: ", ")), found \(found)",
-                at: path.key("type"))
+                at: path.key(Geometry.CodingKeys.type))
             return nil
         }
-        if type == "GeometryCollection" {
-            guard case .array(let members)? = o["geometries"] else {
-                add(.geometry, "a GeometryCollection needs a geometries array", at: path.key("geometries"))
+        if kind == .geometryCollection {
+            guard case .array(let members)? = o[Geometry.CodingKeys.geometries.stringValue] else {
+                add(.geometry, "a GeometryCollection needs a geometries array", at: path.key(Geometry.CodingKeys.geometries))
                 return nil
             }
             var geometries: [Geometry] = []
             var complete = true
             for i in members.indices {
-                if let g = geometry(members[i], at: path.key("geometries").index(i)) { geometries.append(g) } else { complete = false }
+                if let g = geometry(members[i], at: path.key(Geometry.CodingKeys.geometries).index(i)) { geometries.append(g) } else { complete = false }
             }
             return complete ? .geometryCollection(geometries) : nil
         }
-        guard let coordinates = o["coordinates"] else {
-            add(.geometry, "a \(type) needs coordinates", at: path.key("coordinates"))
+        guard let coordinates = o[Geometry.CodingKeys.coordinates.stringValue] else {
+            add(.geometry, "a \(type) needs coordinates", at: path.key(Geometry.CodingKeys.coordinates))
             return nil
         }
-        let at = path.key("coordinates")
-        switch type {
-        case "Point": return position(coordinates, at: at).map(Geometry.point)
-        case "MultiPoint": return positions(coordinates, at: at).map(Geometry.multiPoint)
-        case "LineString": return positions(coordinates, at: at).map(Geometry.lineString)
-        case "MultiLineString": return nested(coordinates, at: at, { r, v, p in r.positions(v, at: p) }).map(Geometry.multiLineString)
-        case "Polygon": return nested(coordinates, at: at, { r, v, p in r.positions(v, at: p) }).map(Geometry.polygon)
-        default:  // MultiPolygon
+        let at = path.key(Geometry.CodingKeys.coordinates)
+        switch kind {
+        case .point: return position(coordinates, at: at).map(Geometry.point)
+        case .multiPoint: return positions(coordinates, at: at).map(Geometry.multiPoint)
+        case .lineString: return positions(coordinates, at: at).map(Geometry.lineString)
+        case .multiLineString: return nested(coordinates, at: at, { r, v, p in r.positions(v, at: p) }).map(Geometry.multiLineString)
+        case .polygon: return nested(coordinates, at: at, { r, v, p in r.positions(v, at: p) }).map(Geometry.polygon)
+        case .geometryCollection: return nil  // read above
+        case .multiPolygon:
             return nested(coordinates, at: at) { r, v, p in r.nested(v, at: p, { r, v, p in r.positions(v, at: p) }) }
                 .map(Geometry.multiPolygon)
         }
@@ -310,83 +311,85 @@ struct JSONShapeReader {
 
     private mutating func workflow(_ value: JSONValue, at path: JSONPath) {
         guard let o = object(value, at: path, what: "workflow") else { return }
-        _ = string(o, "model_name", at: path)
-        _ = string(o, "provider", at: path)
-        _ = bool(o, "ruo", at: path)
-        _ = string(o, "key", at: path, required: false)
-        _ = string(o, "value", at: path, required: false)
-        if let report = o["report"], report != .null { self.report(report, at: path.key("report")) }
+        _ = string(o, AiWorkflow.CodingKeys.modelName, at: path)
+        _ = string(o, AiWorkflow.CodingKeys.provider, at: path)
+        _ = bool(o, AiWorkflow.CodingKeys.ruo, at: path)
+        _ = string(o, AiWorkflow.CodingKeys.key, at: path, required: false)
+        _ = string(o, AiWorkflow.CodingKeys.value, at: path, required: false)
+        if let report = o[AiWorkflow.CodingKeys.report.stringValue], report != .null { self.report(report, at: path.key(AiWorkflow.CodingKeys.report)) }
     }
 
     private mutating func report(_ value: JSONValue, at path: JSONPath) {
         guard let o = object(value, at: path, what: "report") else { return }
         let known = Report.typeNames.joined(separator: ", ")
-        guard case .string(let type)? = o["type"] else {
-            let found = o["type"]?.typeName ?? "nothing"
-            add(.reportType, "report.type must be one of \(known), found \(found)", at: path.key("type"))
+        guard case .string(let type)? = o[Report.TypeKey.type.stringValue] else {
+            let found = o[Report.TypeKey.type.stringValue]?.typeName ?? "nothing"
+            add(.reportType, "report.type must be one of \(known), found \(found)", at: path.key(Report.TypeKey.type))
             return
         }
-        switch type {
-        case "Basic":
-            if let results = array(o, "results", at: path) {
+        guard let kind = Report.Kind(rawValue: type) else {
+            add(.reportType, "unknown report.type \"\(type)\": the platform rejects the whole request (known: \(known))",
+                at: path.key(Report.TypeKey.type))
+            return
+        }
+        switch kind {
+        case .basic:
+            if let results = array(o, BasicReport.CodingKeys.results, at: path) {
                 for i in results.indices {
-                    let at = path.key("results").index(i)
+                    let at = path.key(BasicReport.CodingKeys.results).index(i)
                     guard let r = object(results[i], at: at, what: "a result") else { continue }
-                    _ = string(r, "name", at: at)
-                    _ = string(r, "result", at: at)
+                    _ = string(r, ResultPair.CodingKeys.name, at: at)
+                    _ = string(r, ResultPair.CodingKeys.result, at: at)
                 }
             }
-            if let segments = array(o, "segments", at: path) { self.segments(segments, at: path.key("segments")) }
-        case "WholeSlideDifferential", "SemiQuantitativeDifferential":
-            if let points = array(o, "points", at: path) { self.points(points, at: path.key("points")) }
+            if let segments = array(o, BasicReport.CodingKeys.segments, at: path) { self.segments(segments, at: path.key(BasicReport.CodingKeys.segments)) }
+        case .wholeSlideDifferential, .semiQuantitativeDifferential:
+            if let points = array(o, WholeSlideDifferentialReport.CodingKeys.points, at: path) { self.points(points, at: path.key(WholeSlideDifferentialReport.CodingKeys.points)) }
             scores(o, at: path)
-            if type == "WholeSlideDifferential" { _ = number(o, "positivity_threshold", at: path) }
-        case "AreaDifferential":
-            if let regions = array(o, "regions", at: path) {
+            if kind == .wholeSlideDifferential { _ = number(o, WholeSlideDifferentialReport.CodingKeys.positivityThreshold, at: path) }
+        case .areaDifferential:
+            if let regions = array(o, AreaDifferentialReport.CodingKeys.regions, at: path) {
                 for i in regions.indices {
-                    let at = path.key("regions").index(i)
+                    let at = path.key(AreaDifferentialReport.CodingKeys.regions).index(i)
                     guard let r = object(regions[i], at: at, what: "a region") else { continue }
-                    if let region = r["region"] {
-                        if let f = feature(region, at: at.key("region"), topLevel: false) {
-                            checker.areaRegion(f, at: at.key("region"))
+                    if let region = r[AreaRegion.CodingKeys.region.stringValue] {
+                        if let f = feature(region, at: at.key(AreaRegion.CodingKeys.region), topLevel: false) {
+                            checker.areaRegion(f, at: at.key(AreaRegion.CodingKeys.region))
                         }
                     } else {
-                        add(.fieldMissing, "region is missing", at: at.key("region"))
+                        add(.fieldMissing, "region is missing", at: at.key(AreaRegion.CodingKeys.region))
                     }
-                    _ = number(r, "weight", at: at)
-                    _ = number(r, "score", at: at)
-                    if let points = array(r, "points", at: at) { self.points(points, at: at.key("points")) }
+                    _ = number(r, AreaRegion.CodingKeys.weight, at: at)
+                    _ = number(r, AreaRegion.CodingKeys.score, at: at)
+                    if let points = array(r, WholeSlideDifferentialReport.CodingKeys.points, at: at) { self.points(points, at: at.key(WholeSlideDifferentialReport.CodingKeys.points)) }
                 }
             }
             scores(o, at: path)
-            _ = number(o, "positivity_threshold", at: path)
-        case "RegionCounting", "AiMitosisCounting":
-            if let objects = array(o, "objects", at: path) {
+            _ = number(o, WholeSlideDifferentialReport.CodingKeys.positivityThreshold, at: path)
+        case .regionCounting, .aiMitosisCounting:
+            if let objects = array(o, RegionCountingReport.CodingKeys.objects, at: path) {
                 for i in objects.indices {
-                    let at = path.key("objects").index(i)
+                    let at = path.key(RegionCountingReport.CodingKeys.objects).index(i)
                     guard let b = object(objects[i], at: at, what: "an object") else { continue }
-                    let x = number(b, "x", at: at)
-                    let y = number(b, "y", at: at)
-                    let w = number(b, "width", at: at)
-                    let h = number(b, "height", at: at)
+                    let x = number(b, CountedObject.CodingKeys.x, at: at)
+                    let y = number(b, CountedObject.CodingKeys.y, at: at)
+                    let w = number(b, CountedObject.CodingKeys.width, at: at)
+                    let h = number(b, CountedObject.CodingKeys.height, at: at)
                     if let x, let y, let w, let h { checker.object(CountedObject(x: x, y: y, width: w, height: h), at: at) }
                 }
             }
-            if let regions = array(o, "regions", at: path) {
-                for i in regions.indices { _ = feature(regions[i], at: path.key("regions").index(i), topLevel: false) }
+            if let regions = array(o, RegionCountingReport.CodingKeys.regions, at: path) {
+                for i in regions.indices { _ = feature(regions[i], at: path.key(RegionCountingReport.CodingKeys.regions).index(i), topLevel: false) }
             }
-        case "TumorCellularity":
+        case .tumorCellularity:
             tumorCellularity(o, at: path)
-        default:
-            add(.reportType, "unknown report.type \"\(type)\": the platform rejects the whole request (known: \(known))",
-                at: path.key("type"))
         }
     }
 
     private mutating func scores(_ o: JSONObject, at path: JSONPath) {
-        guard let scores = objectMember(o, "scores", at: path) else { return }
+        guard let scores = objectMember(o, WholeSlideDifferentialReport.CodingKeys.scores, at: path) else { return }
         for (name, v) in scores where v.doubleValue == nil {
-            add(.fieldType, "a score must be a number, found \(v.typeName)", at: path.key("scores").key(name))
+            add(.fieldType, "a score must be a number, found \(v.typeName)", at: path.key(WholeSlideDifferentialReport.CodingKeys.scores).key(name))
         }
     }
 
@@ -394,10 +397,10 @@ struct JSONShapeReader {
         for i in values.indices {
             let at = path.index(i)
             guard let p = object(values[i], at: at, what: "a point") else { continue }
-            let x = number(p, "x", at: at)
-            let y = number(p, "y", at: at)
-            let score = number(p, "score", at: at)
-            let type = string(p, "type", at: at)
+            let x = number(p, DifferentialPoint.CodingKeys.x, at: at)
+            let y = number(p, DifferentialPoint.CodingKeys.y, at: at)
+            let score = number(p, DifferentialPoint.CodingKeys.score, at: at)
+            let type = string(p, DifferentialPoint.CodingKeys.type, at: at)
             if let x, let y, let score, let type { checker.point(DifferentialPoint(x: x, y: y, score: score, type: type), at: at) }
         }
     }
@@ -406,52 +409,52 @@ struct JSONShapeReader {
         for i in values.indices {
             let at = path.index(i)
             guard let s = object(values[i], at: at, what: "a segment") else { continue }
-            _ = string(s, "name", at: at)
-            _ = string(s, "result", at: at)
-            if let fc = member(s, "feature_collection", at: at, required: true) {
-                featureCollection(fc, at: at.key("feature_collection"), topLevel: false)
+            _ = string(s, Segment.CodingKeys.name, at: at)
+            _ = string(s, Segment.CodingKeys.result, at: at)
+            if let fc = member(s, Segment.CodingKeys.featureCollection, at: at, required: true) {
+                featureCollection(fc, at: at.key(Segment.CodingKeys.featureCollection), topLevel: false)
             }
         }
     }
 
     private mutating func tumorCellularity(_ o: JSONObject, at path: JSONPath) {
-        if let map = objectMember(o, "threshold_map", at: path) {
+        if let map = objectMember(o, TumorCellularityReport.CodingKeys.thresholdMap, at: path) {
             for (label, entryValue) in map {
-                let at = path.key("threshold_map").key(label)
+                let at = path.key(TumorCellularityReport.CodingKeys.thresholdMap).key(label)
                 guard let e = object(entryValue, at: at, what: "a threshold entry") else { continue }
-                _ = number(e, "tumor_cellularity", at: at)
-                if let counts = array(e, "counts", at: at) {
+                _ = number(e, ThresholdEntry.CodingKeys.tumorCellularity, at: at)
+                if let counts = array(e, ThresholdEntry.CodingKeys.counts, at: at) {
                     for i in counts.indices {
-                        let c = at.key("counts").index(i)
+                        let c = at.key(ThresholdEntry.CodingKeys.counts).index(i)
                         guard let count = object(counts[i], at: c, what: "a count") else { continue }
-                        _ = string(count, "label", at: c)
-                        _ = number(count, "count", at: c)
+                        _ = string(count, LabelCount.CodingKeys.label, at: c)
+                        _ = number(count, LabelCount.CodingKeys.count, at: c)
                     }
                 }
-                if let region = member(e, "region", at: at, required: true) {
-                    _ = feature(region, at: at.key("region"), topLevel: false)
+                if let region = member(e, ThresholdEntry.CodingKeys.region, at: at, required: true) {
+                    _ = feature(region, at: at.key(ThresholdEntry.CodingKeys.region), topLevel: false)
                 }
-                _ = number(e, "area", at: at)
-                if let distributions = objectMember(e, "distributions", at: at, required: false) {
+                _ = number(e, ThresholdEntry.CodingKeys.area, at: at)
+                if let distributions = objectMember(e, ThresholdEntry.CodingKeys.distributions, at: at, required: false) {
                     for (name, itemsValue) in distributions {
-                        let d = at.key("distributions").key(name)
+                        let d = at.key(ThresholdEntry.CodingKeys.distributions).key(name)
                         guard case .array(let items) = itemsValue else {
                             add(.fieldType, "a distribution must be an array, found \(itemsValue.typeName)", at: d)
                             continue
                         }
                         for i in items.indices {
                             guard let item = object(items[i], at: d.index(i), what: "a distribution item") else { continue }
-                            _ = string(item, "label", at: d.index(i))
-                            _ = number(item, "fraction", at: d.index(i))
-                            _ = number(item, "area", at: d.index(i))
+                            _ = string(item, LabelCount.CodingKeys.label, at: d.index(i))
+                            _ = number(item, Distribution.CodingKeys.fraction, at: d.index(i))
+                            _ = number(item, ThresholdEntry.CodingKeys.area, at: d.index(i))
                         }
                     }
                 }
             }
         }
-        if let groups = objectMember(o, "other_segments", at: path, required: false) {
+        if let groups = objectMember(o, TumorCellularityReport.CodingKeys.otherSegments, at: path, required: false) {
             for (group, segmentsValue) in groups {
-                let at = path.key("other_segments").key(group)
+                let at = path.key(TumorCellularityReport.CodingKeys.otherSegments).key(group)
                 guard case .array(let segs) = segmentsValue else {
                     add(.fieldType, "a segment group must be an array, found \(segmentsValue.typeName)", at: at)
                     continue

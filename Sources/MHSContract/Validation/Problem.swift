@@ -118,6 +118,9 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible, Expressible
     }
 
     /// This path followed by array element `i`.
+    /// The member `key` of this object, named as its type's `CodingKeys` spell it.
+    public func key<Key: CodingKey>(_ key: Key) -> JSONPath { self.key(key.stringValue) }
+
     public func index(_ i: Int) -> JSONPath {
         var copy = self
         copy.components.append(.index(i))
