@@ -98,10 +98,14 @@ struct PageRenderer {
             }
             for (i, post) in taskPosts.enumerated() {
                 html += "<h3>Post \(i + 1)\(post.duplicate ? " <span class=\"dup\">(duplicate)</span>" : "")</h3>"
-                if let caseResults = post.body["caseResults"], caseResults != .null {
-                    html += "<div>caseResults: <code>\(esc(jsonText(caseResults)))</code></div>"
+                guard let body = Self.typed(post) else {
+                    html += "<code>\(esc(jsonText(post.body)))</code>"
+                    continue
                 }
-                for scanResult in post.body["scanResults"]?.arrayValue ?? [] { html += renderScanResult(scanResult) }
+                if let caseResults = body.caseResults {
+                    html += "<div>caseResults: <code>\(esc(jsonText(.object(caseResults))))</code></div>"
+                }
+                for scanResult in body.scanResults { html += renderScanResult(scanResult) }
             }
             let taskUploads = uploads.filter { $0.taskNumber == task.number }
             for u in taskUploads {
@@ -159,46 +163,48 @@ struct PageRenderer {
         }
         let dot = max(size.width, size.height) / 250
         for post in posts {
-            for scanResult in post.body["scanResults"]?.arrayValue ?? [] where scanResult["scanId"]?.stringValue == scan.id {
-                for feature in scanResult["geojson"]?["features"]?.arrayValue ?? [] {
-                    let i = layer(feature["properties"]?["annotation_type"]?.stringValue ?? "(no annotation_type)")
+            // Stored posts passed validation: read them as the typed model, the one spelling
+            // of the contract's keys.
+            guard let body = Self.typed(post) else { continue }
+            for scanResult in body.scanResults where scanResult.scanId == scan.id {
+                for feature in scanResult.geojson?.features ?? [] {
+                    let i = layer(feature.annotationType ?? "(no \(Feature.annotationTypeKey))")
                     layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot)
                     layers[i].count += 1
                 }
-                let report = scanResult["workflow"]?["report"]
-                for segment in report?["segments"]?.arrayValue ?? [] {
-                    let i = layer("segment: " + (segment["name"]?.stringValue ?? "?"))
-                    for feature in segment["feature_collection"]?["features"]?.arrayValue ?? [] {
-                        layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot)
+                guard let report = scanResult.workflow?.report else { continue }
+                func draw(_ name: String, _ features: [Feature], dashed: Bool = false) {
+                    let i = layer(name)
+                    for feature in features { layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot, dashed: dashed) }
+                    layers[i].count += features.count
+                }
+                func draw(_ points: [DifferentialPoint]) {
+                    for p in points.prefix(200_000) {
+                        let i = layer("points: " + p.type)
+                        layers[i].svg += "<circle cx=\"\(p.x)\" cy=\"\(p.y)\" r=\"\(dot)\" fill=\"\(layers[i].color)\"/>"
                         layers[i].count += 1
                     }
                 }
-                var points = report?["points"]?.arrayValue ?? []
-                for region in report?["regions"]?.arrayValue ?? [] {
-                    let feature = region["region"] ?? region
-                    let i = layer("regions")
-                    layers[i].svg += Self.svg(feature, color: layers[i].color, dot: dot, dashed: true)
-                    layers[i].count += 1
-                    points += region["points"]?.arrayValue ?? []
-                }
-                for p in points.prefix(200_000) {
-                    guard let x = p["x"]?.doubleValue, let y = p["y"]?.doubleValue else { continue }
-                    let i = layer("points: " + (p["type"]?.stringValue ?? "?"))
-                    layers[i].svg += "<circle cx=\"\(x)\" cy=\"\(y)\" r=\"\(dot)\" fill=\"\(layers[i].color)\"/>"
-                    layers[i].count += 1
-                }
-                for o in report?["objects"]?.arrayValue ?? [] {
-                    guard let x = o["x"]?.doubleValue, let y = o["y"]?.doubleValue, let w = o["width"]?.doubleValue, let h = o["height"]?.doubleValue
-                    else { continue }
-                    let i = layer("objects")
-                    layers[i].svg += "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(w)\" height=\"\(h)\" fill=\"none\" stroke=\"\(layers[i].color)\" stroke-width=\"3\" vector-effect=\"non-scaling-stroke\"/>"
-                    layers[i].count += 1
-                }
-                for (_, entry) in report?["threshold_map"]?.objectValue ?? [:] {
-                    guard let region = entry["region"] else { continue }
-                    let i = layer("threshold regions")
-                    layers[i].svg += Self.svg(region, color: layers[i].color, dot: dot, dashed: true)
-                    layers[i].count += 1
+                switch report {
+                case .basic(let r):
+                    for segment in r.segments { draw("segment: " + segment.name, segment.featureCollection.features) }
+                case .wholeSlideDifferential(let r): draw(r.points)
+                case .semiQuantitativeDifferential(let r): draw(r.points)
+                case .areaDifferential(let r):
+                    draw("regions", r.regions.map(\.region), dashed: true)
+                    draw(r.regions.flatMap(\.points))
+                case .regionCounting(let r), .aiMitosisCounting(let r):
+                    draw("regions", r.regions, dashed: true)
+                    for o in r.objects {
+                        let i = layer("objects")
+                        layers[i].svg += "<rect x=\"\(o.x)\" y=\"\(o.y)\" width=\"\(o.width)\" height=\"\(o.height)\" fill=\"none\" stroke=\"\(layers[i].color)\" stroke-width=\"3\" vector-effect=\"non-scaling-stroke\"/>"
+                        layers[i].count += 1
+                    }
+                case .tumorCellularity(let r):
+                    draw("threshold regions", r.thresholdMap.values.map(\.region), dashed: true)
+                    for (group, segments) in r.otherSegments ?? [:] {
+                        for segment in segments { draw("segment: \(group) \(segment.name)", segment.featureCollection.features) }
+                    }
                 }
             }
         }
@@ -214,118 +220,109 @@ struct PageRenderer {
         return html + "</div></div>"
     }
 
-    /// One GeoJSON feature as SVG in level-0 coordinates.
-    static func svg(_ feature: JSONValue, color: String, dot: Double, dashed: Bool = false) -> String {
-        let colors = feature["properties"]?["contour_colors"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        return svg(geometry: feature["geometry"] ?? .null, color: color, dot: dot, dashed: dashed, contourColors: colors)
+    /// A stored post as the typed model (nil if it does not decode, which validation rules out).
+    static func typed(_ post: PostedResults) -> ResultsBody? {
+        try? MHSJSON.decode(ResultsBody.self, from: post.body)
     }
 
-    private static func svg(geometry g: JSONValue, color: String, dot: Double, dashed: Bool, contourColors: [String]) -> String {
-        func pt(_ p: JSONValue) -> (Double, Double)? {
-            guard let a = p.arrayValue, a.count >= 2, let x = a[0].doubleValue, let y = a[1].doubleValue else { return nil }
-            return (x, y)
-        }
-        func path(_ rings: [JSONValue], closed: Bool) -> String {
+    /// One GeoJSON feature as SVG in level-0 coordinates.
+    static func svg(_ feature: Feature, color: String, dot: Double, dashed: Bool = false) -> String {
+        let colors = feature.properties?[Feature.contourColorsKey]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard let geometry = feature.geometry else { return "" }
+        return svg(geometry: geometry, color: color, dot: dot, dashed: dashed, contourColors: colors)
+    }
+
+    private static func svg(geometry g: Geometry, color: String, dot: Double, dashed: Bool, contourColors: [String]) -> String {
+        func path(_ rings: [[Position]], closed: Bool) -> String {
             rings.map { ring in
-                let pts = (ring.arrayValue ?? []).compactMap(pt)
-                guard let first = pts.first else { return "" }
-                return "M\(first.0) \(first.1)" + pts.dropFirst().map { "L\($0.0) \($0.1)" }.joined() + (closed ? "Z" : "")
+                guard let first = ring.first else { return "" }
+                return "M\(first.x) \(first.y)" + ring.dropFirst().map { "L\($0.x) \($0.y)" }.joined() + (closed ? "Z" : "")
             }.joined()
         }
+        func circle(_ p: Position) -> String { "<circle cx=\"\(p.x)\" cy=\"\(p.y)\" r=\"\(dot)\" fill=\"\(color)\"/>" }
         let stroke = "stroke=\"\(color)\" stroke-width=\"3\" vector-effect=\"non-scaling-stroke\"" + (dashed ? " stroke-dasharray=\"6 4\"" : "")
-        let coordinates = g["coordinates"]
-        switch g["type"]?.stringValue {
-        case "Point":
-            guard let p = coordinates.flatMap(pt) else { return "" }
-            return "<circle cx=\"\(p.0)\" cy=\"\(p.1)\" r=\"\(dot)\" fill=\"\(color)\"/>"
-        case "MultiPoint":
-            return (coordinates?.arrayValue ?? []).compactMap(pt).map { "<circle cx=\"\($0.0)\" cy=\"\($0.1)\" r=\"\(dot)\" fill=\"\(color)\"/>" }.joined()
-        case "LineString":
-            return "<path d=\"\(path([coordinates ?? .null], closed: false))\" fill=\"none\" \(stroke)/>"
-        case "MultiLineString":
-            return "<path d=\"\(path(coordinates?.arrayValue ?? [], closed: false))\" fill=\"none\" \(stroke)/>"
-        case "Polygon":
-            return "<path d=\"\(path(coordinates?.arrayValue ?? [], closed: true))\" fill=\"\(color)\" fill-opacity=\"0.3\" fill-rule=\"evenodd\" \(stroke)/>"
-        case "MultiPolygon":
-            return (coordinates?.arrayValue ?? []).map {
-                "<path d=\"\(path($0.arrayValue ?? [], closed: true))\" fill=\"\(color)\" fill-opacity=\"0.3\" fill-rule=\"evenodd\" \(stroke)/>"
-            }.joined()
-        case "GeometryCollection":
-            return (g["geometries"]?.arrayValue ?? []).enumerated().map { i, member in
+        func area(_ rings: [[Position]]) -> String {
+            "<path d=\"\(path(rings, closed: true))\" fill=\"\(color)\" fill-opacity=\"0.3\" fill-rule=\"evenodd\" \(stroke)/>"
+        }
+        switch g {
+        case .point(let p): return circle(p)
+        case .multiPoint(let ps): return ps.map(circle).joined()
+        case .lineString(let ps): return "<path d=\"\(path([ps], closed: false))\" fill=\"none\" \(stroke)/>"
+        case .multiLineString(let lines): return "<path d=\"\(path(lines, closed: false))\" fill=\"none\" \(stroke)/>"
+        case .polygon(let rings): return area(rings)
+        case .multiPolygon(let polygons): return polygons.map(area).joined()
+        case .geometryCollection(let members):
+            return members.enumerated().map { i, member in
                 let c = i < contourColors.count ? contourColors[i] : color
-                if member["type"]?.stringValue == "Polygon" {
+                if case .polygon(let rings) = member {
                     // Heatmap contours: filled with their own colour.
-                    return "<path d=\"\(path(member["coordinates"]?.arrayValue ?? [], closed: true))\" fill=\"\(c)\" fill-opacity=\"0.45\" stroke=\"none\"/>"
+                    return "<path d=\"\(path(rings, closed: true))\" fill=\"\(c)\" fill-opacity=\"0.45\" stroke=\"none\"/>"
                 }
                 return svg(geometry: member, color: c, dot: dot, dashed: dashed, contourColors: [])
             }.joined()
-        default:
-            return ""
         }
     }
 
     // MARK: Reports
 
-    private func renderScanResult(_ scan: JSONValue) -> String {
-        var html = "<div><b>scan \(esc(scan["scanId"]?.stringValue ?? "?"))</b>"
-        if let results = scan["results"]?.objectValue, !results.isEmpty {
+    private func renderScanResult(_ scan: ScanResult) -> String {
+        var html = "<div><b>scan \(esc(scan.scanId))</b>"
+        if let results = scan.results, !results.isEmpty {
             html += "<table>" + results.map { "<tr><th>\(esc($0.key))</th><td>\(esc($0.value.stringValue ?? jsonText($0.value)))</td></tr>" }.joined() + "</table>"
         }
-        if let qc = scan["qcFailReasons"], qc != .null {
-            let reasons = qc.arrayValue?.compactMap(\.stringValue) ?? []
+        if let reasons = scan.qcFailReasons.reasons {
             html += reasons.isEmpty ? "<div class=\"ok\">QC passed</div>" : "<div class=\"bad\">QC failed: \(esc(reasons.joined(separator: ", ")))</div>"
         }
-        if let w = scan["workflow"] {
-            html += "<div>workflow <b>\(esc(w["model_name"]?.stringValue ?? "?"))</b> by \(esc(w["provider"]?.stringValue ?? "?"))"
-            html += w["ruo"] == true ? " · research use only" : ""
-            if let k = w["key"]?.stringValue { html += " · \(esc(k)): <b>\(esc(w["value"]?.stringValue ?? ""))</b>" }
+        if let w = scan.workflow {
+            html += "<div>workflow <b>\(esc(w.modelName))</b> by \(esc(w.provider))"
+            html += w.ruo ? " · research use only" : ""
+            if let k = w.key { html += " · \(esc(k)): <b>\(esc(w.value ?? ""))</b>" }
             html += "</div>"
-            if let report = w["report"] { html += renderReport(report) }
+            if let report = w.report { html += renderReport(report) }
         }
         return html + "</div>"
     }
 
-    private func renderReport(_ r: JSONValue) -> String {
-        let type = r["type"]?.stringValue ?? "?"
-        var html = "<div>report <b>\(esc(type))</b></div>"
-        func scores() -> String {
-            guard let s = r["scores"]?.objectValue else { return "" }
-            return "<table><tr><th>class</th><th>score</th></tr>" + s.map { "<tr><td>\(esc($0.key))</td><td>\(esc(jsonText($0.value)))</td></tr>" }.joined() + "</table>"
+    private func renderReport(_ report: Report) -> String {
+        var html = "<div>report <b>\(esc(report.typeName))</b></div>"
+        func number(_ d: Double) -> String { jsonText(.double(d)) }
+        func scores(_ s: OrderedMap<Double>) -> String {
+            "<table><tr><th>class</th><th>score</th></tr>" + s.map { "<tr><td>\(esc($0.key))</td><td>\(esc(number($0.value)))</td></tr>" }.joined() + "</table>"
         }
-        func pointCounts(_ points: [JSONValue]) -> String {
+        func pointCounts(_ points: [DifferentialPoint]) -> String {
             var counts: [String: Int] = [:]
-            for p in points { counts[p["type"]?.stringValue ?? "?", default: 0] += 1 }
+            for p in points { counts[p.type, default: 0] += 1 }
             return "<div>\(points.count) point(s): " + counts.sorted { $0.key < $1.key }.map { "\(esc($0.key)) \($0.value)" }.joined(separator: ", ") + "</div>"
         }
-        func segments(_ list: [JSONValue]) -> String {
+        func segments(_ list: [Segment]) -> String {
             "<table><tr><th>segment</th><th>result</th><th>annotations</th></tr>" + list.map { s in
-                "<tr><td>\(esc(s["name"]?.stringValue ?? ""))</td><td>\(esc(s["result"]?.stringValue ?? ""))</td><td>\(s["feature_collection"]?["features"]?.arrayValue?.count ?? 0)</td></tr>"
+                "<tr><td>\(esc(s.name))</td><td>\(esc(s.result))</td><td>\(s.featureCollection.features.count)</td></tr>"
             }.joined() + "</table>"
         }
-        switch type {
-        case "Basic":
-            html += "<table>" + (r["results"]?.arrayValue ?? []).map { "<tr><th>\(esc($0["name"]?.stringValue ?? ""))</th><td>\(esc($0["result"]?.stringValue ?? ""))</td></tr>" }.joined() + "</table>"
-            html += segments(r["segments"]?.arrayValue ?? [])
-        case "WholeSlideDifferential", "SemiQuantitativeDifferential":
-            html += pointCounts(r["points"]?.arrayValue ?? []) + scores()
-            if let t = r["positivity_threshold"] { html += "<div>positivity threshold \(esc(jsonText(t)))</div>" }
-        case "AreaDifferential":
-            html += "<table><tr><th>region</th><th>weight</th><th>score</th><th>points</th></tr>" + (r["regions"]?.arrayValue ?? []).enumerated().map { i, g in
-                "<tr><td>\(i + 1)</td><td>\(esc(jsonText(g["weight"] ?? .null)))</td><td>\(esc(jsonText(g["score"] ?? .null)))</td><td>\(g["points"]?.arrayValue?.count ?? 0)</td></tr>"
-            }.joined() + "</table>" + scores()
-            if let t = r["positivity_threshold"] { html += "<div>positivity threshold \(esc(jsonText(t)))</div>" }
-        case "RegionCounting", "AiMitosisCounting":
-            html += "<div>\(r["objects"]?.arrayValue?.count ?? 0) object(s) counted in \(r["regions"]?.arrayValue?.count ?? 0) region(s)</div>"
-        case "TumorCellularity":
-            html += "<table><tr><th>threshold</th><th>tumor cellularity</th><th>counts</th><th>area</th></tr>" + (r["threshold_map"]?.objectValue ?? [:]).map { label, e in
-                let counts = (e["counts"]?.arrayValue ?? []).map { "\($0["label"]?.stringValue ?? "?") \(jsonText($0["count"] ?? .null))" }.joined(separator: ", ")
-                return "<tr><td>\(esc(label))</td><td>\(esc(jsonText(e["tumor_cellularity"] ?? .null)))</td><td>\(esc(counts))</td><td>\(esc(jsonText(e["area"] ?? .null)))</td></tr>"
+        switch report {
+        case .basic(let r):
+            html += "<table>" + r.results.map { "<tr><th>\(esc($0.name))</th><td>\(esc($0.result))</td></tr>" }.joined() + "</table>"
+            html += segments(r.segments)
+        case .wholeSlideDifferential(let r):
+            html += pointCounts(r.points) + scores(r.scores)
+            html += "<div>positivity threshold \(esc(number(r.positivityThreshold)))</div>"
+        case .semiQuantitativeDifferential(let r):
+            html += pointCounts(r.points) + scores(r.scores)
+        case .areaDifferential(let r):
+            html += "<table><tr><th>region</th><th>weight</th><th>score</th><th>points</th></tr>" + r.regions.enumerated().map { i, g in
+                "<tr><td>\(i + 1)</td><td>\(esc(number(g.weight)))</td><td>\(esc(number(g.score)))</td><td>\(g.points.count)</td></tr>"
+            }.joined() + "</table>" + scores(r.scores)
+            html += "<div>positivity threshold \(esc(number(r.positivityThreshold)))</div>"
+        case .regionCounting(let r), .aiMitosisCounting(let r):
+            html += "<div>\(r.objects.count) object(s) counted in \(r.regions.count) region(s)</div>"
+        case .tumorCellularity(let r):
+            html += "<table><tr><th>threshold</th><th>tumor cellularity</th><th>counts</th><th>area</th></tr>" + r.thresholdMap.map { label, e in
+                let counts = e.counts.map { "\($0.label) \($0.count)" }.joined(separator: ", ")
+                return "<tr><td>\(esc(label))</td><td>\(esc(number(e.tumorCellularity)))</td><td>\(esc(counts))</td><td>\(esc(number(e.area)))</td></tr>"
             }.joined() + "</table>"
-            for (group, list) in r["other_segments"]?.objectValue ?? [:] {
-                html += "<div>\(esc(group))</div>" + segments(list.arrayValue ?? [])
+            for (group, list) in r.otherSegments ?? [:] {
+                html += "<div>\(esc(group))</div>" + segments(list)
             }
-        default:
-            html += "<code>\(esc(jsonText(r)))</code>"
         }
         return html
     }
