@@ -148,14 +148,14 @@ public struct Downloader: Sendable {
         let first = 0..<options.partSize
         let probe: (HTTPClientResponse, HTTPClientResponse.Body)?
         do {
-            probe = try await openRange(url, first, attempt: 1, tally: tally)
+            probe = try await openRange(url, first, tally: tally)
         } catch .status(416, _) {
             probe = nil  // an empty object has no byte 0: fetch it whole
         }
         let total: Int
         let ranged: Bool
         if let (head, _) = probe, head.status == .partialContent,
-            let size = Self.totalSize(contentRange: head.headers.first(name: "Content-Range"))
+            let size = S3Answer.totalSize(contentRange: head.headers.first(name: "Content-Range"))
         {
             total = size
             ranged = true
@@ -172,7 +172,7 @@ public struct Downloader: Sendable {
             let now = elapsed()
             if tally.shouldReport(now) { progress(DownloadProgress(received: tally.received, total: total > 0 ? total : nil, elapsed: now)) }
         }
-        let expectedMD5 = etag.flatMap(Self.plainMD5)
+        let expectedMD5 = etag.flatMap(S3Answer.plainMD5)
         var digest: String?
         if ranged {
             let plan = DownloadPlan(total: total, partSize: options.partSize)
@@ -257,63 +257,81 @@ public struct Downloader: Sendable {
     }
 
 
-    /// Sends a ranged GET; classifies failures; retries what is worth retrying.
-    private func openRange(_ url: String, _ range: Range<Int>, attempt: Int, tally: Tally) async throws(DownloadError)
-        -> (HTTPClientResponse, HTTPClientResponse.Body)
-    {
-        var attempt = attempt
+    /// The one retry loop of a download: runs `attempt` until it succeeds, a failure is
+    /// final (not worth retrying, or the attempts are used up), or the task is cancelled.
+    /// Waits between attempts as ``RetryPolicy`` says (Retry-After honoured) and warns.
+    private func retrying<T>(
+        _ what: @autoclosure () -> String, tally: Tally,
+        _ attempt: () async throws(DownloadError) -> Result<T, TransferFailure>
+    ) async throws(DownloadError) -> T {
+        var number = 1
         while true {
-            var request = HTTPClientRequest(url: url)
-            request.headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
             let failure: TransferFailure
-            do {
-                let response = try await client.execute(request, timeout: options.partTimeout)
-                let code = Int(response.status.code)
-                if code == 200 || code == 206 { return (response, response.body) }
-                let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
-                failure = .status(code, retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")), body: redactor.redact(body))
-            } catch {
-                failure = FailureClassifier.classify(error, redact: redactor.redact)
+            switch try await attempt() {
+            case .success(let value): return value
+            case .failure(let f): failure = f
             }
-            try await backOff(after: failure, attempt: &attempt, tally: tally, what: "bytes \(range.lowerBound)-\(range.upperBound - 1)")
+            guard failure.isRetryableForDownload, number < options.retry.maximumAttempts else { throw Self.finalError(failure) }
+            number += 1
+            tally.retried()
+            var retryAfter: Double?
+            if case .status(_, let after, _) = failure { retryAfter = after }
+            let delay = options.retry.delay(beforeAttempt: number, retryAfter: retryAfter)
+            warn("download of \(what()) failed (\(failure)); retry \(number - 1) of \(options.retry.maximumAttempts - 1) in \(String(format: "%.2f", delay)) s")
+            do { try await Task.sleep(for: .seconds(delay)) } catch { throw .connection("cancelled") }
         }
     }
 
-    /// Decides whether to try again after `failure`, sleeps, or throws the final error.
-    private func backOff(after failure: TransferFailure, attempt: inout Int, tally: Tally, what: String) async throws(DownloadError) {
-        guard failure.isRetryableForDownload, attempt < options.retry.maximumAttempts else { throw Self.finalError(failure) }
-        attempt += 1
-        tally.retried()
-        var retryAfter: Double?
-        if case .status(_, let after, _) = failure { retryAfter = after }
-        let delay = options.retry.delay(beforeAttempt: attempt, retryAfter: retryAfter)
-        warn("download of \(what) failed (\(failure)); retry \(attempt - 1) of \(options.retry.maximumAttempts - 1) in \(String(format: "%.2f", delay)) s")
-        do { try await Task.sleep(for: .seconds(delay)) } catch { throw .connection("cancelled") }
+    /// One GET (ranged when `range` is given): the response when it is 200 or 206, else the
+    /// failure, classified.
+    private func get(_ url: String, range: Range<Int>?, timeout: TimeAmount) async -> Result<(HTTPClientResponse, HTTPClientResponse.Body), TransferFailure> {
+        var request = HTTPClientRequest(url: url)
+        if let range { request.headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound - 1)") }
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let code = Int(response.status.code)
+            if code == 200 || code == 206 { return .success((response, response.body)) }
+            let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
+            return .failure(.status(code, retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")), body: redactor.redact(body)))
+        } catch {
+            return .failure(FailureClassifier.classify(error, redact: redactor.redact))
+        }
     }
 
+    /// Sends a ranged GET, retrying what is worth retrying.
+    private func openRange(_ url: String, _ range: Range<Int>, tally: Tally) async throws(DownloadError)
+        -> (HTTPClientResponse, HTTPClientResponse.Body)
+    {
+        try await retrying("bytes \(range.lowerBound)-\(range.upperBound - 1)", tally: tally) { () async throws(DownloadError) in
+            await get(url, range: range, timeout: options.partTimeout)
+        }
+    }
 
     static func finalError(_ f: TransferFailure) -> DownloadError {
         switch f {
         case .connect(let why), .dropped(let why): .connection(why)
-        case .status(let code, _, let body): classify(status: code, body: body)
+        case .status(let code, _, let body): S3Answer.error(status: code, body: body)
         }
     }
 
     /// Streams one part into place, resuming from what it has after a failure.
     private func fetch(
         _ url: String, part: Part, fd: Int32, tally: Tally, report: @escaping @Sendable () -> Void, opened: HTTPClientResponse.Body?
-    ) async throws {
-        var attempt = 1
+    ) async throws(DownloadError) {
         var body = opened
-        while !part.remaining.isEmpty {
+        try await retrying("bytes \(part.remaining.lowerBound)-\(part.range.upperBound - 1)", tally: tally) { () async throws(DownloadError) -> Result<Void, TransferFailure> in
             if body == nil {
-                let (head, b) = try await openRange(url, part.remaining, attempt: attempt, tally: tally)
-                guard head.status == .partialContent else { throw DownloadError.status(Int(head.status.code), "the server stopped honouring Range") }
-                body = b
+                switch await get(url, range: part.remaining, timeout: options.partTimeout) {
+                case .failure(let failure): return .failure(failure)
+                case .success(let (head, b)):
+                    guard head.status == .partialContent else { throw DownloadError.status(Int(head.status.code), "the server stopped honouring Range") }
+                    body = b
+                }
             }
-            let failure: TransferFailure
+            guard let stream = body else { return .failure(.dropped("no body")) }
+            body = nil
             do {
-                for try await chunk in body! {
+                for try await chunk in stream {
                     let room = part.remaining.count
                     let n = min(room, chunk.readableBytes)
                     try write(fd: fd, chunk, count: n, at: part.remaining.lowerBound)
@@ -322,16 +340,12 @@ public struct Downloader: Sendable {
                     report()
                     if n < chunk.readableBytes { break }  // more than asked for: ignore the excess
                 }
-                body = nil
-                if part.remaining.isEmpty { return }
-                failure = .dropped("the body ended \(part.remaining.count) bytes short")
             } catch let error as DownloadError {
                 throw error
             } catch {
-                body = nil
-                failure = FailureClassifier.classify(error, redact: redactor.redact)
+                return .failure(FailureClassifier.classify(error, redact: redactor.redact))
             }
-            try await backOff(after: failure, attempt: &attempt, tally: tally, what: "bytes \(part.remaining.lowerBound)-\(part.range.upperBound - 1)")
+            return part.remaining.isEmpty ? .success(()) : .failure(.dropped("the body ended \(part.remaining.count) bytes short"))
         }
     }
 
@@ -339,48 +353,31 @@ public struct Downloader: Sendable {
     private func singleStream(
         _ url: String, fd: Int32, first: HTTPClientResponse.Body?, total: Int, tally: Tally, report: @escaping @Sendable () -> Void
     ) async throws(DownloadError) {
-        var attempt = 1
         var body: HTTPClientResponse.Body? = first
-        var offset = 0
-        while true {
+        try await retrying("the whole file", tally: tally) { () async throws(DownloadError) -> Result<Void, TransferFailure> in
             if body == nil {
-                offset = 0
                 _ = tally.add(-tally.received)
-                do {
-                    let response = try await client.execute(HTTPClientRequest(url: url), timeout: .hours(2))
-                    guard response.status == .ok else {
-                        let text = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
-                        let failure = TransferFailure.status(
-                            Int(response.status.code), retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")),
-                            body: redactor.redact(text))
-                        try await backOff(after: failure, attempt: &attempt, tally: tally, what: "the whole file")
-                        continue
-                    }
-                    body = response.body
-                } catch let error as DownloadError {
-                    throw error
-                } catch {
-                    try await backOff(after: FailureClassifier.classify(error, redact: redactor.redact), attempt: &attempt, tally: tally, what: "the whole file")
-                    continue
+                switch await get(url, range: nil, timeout: .hours(2)) {
+                case .failure(let failure): return .failure(failure)
+                case .success(let (_, b)): body = b
                 }
             }
-            let failure: TransferFailure
+            guard let stream = body else { return .failure(.dropped("no body")) }
+            body = nil
+            var offset = 0
             do {
-                for try await chunk in body! {
+                for try await chunk in stream {
                     try write(fd: fd, chunk, count: chunk.readableBytes, at: offset)
                     offset += chunk.readableBytes
                     _ = tally.add(chunk.readableBytes)
                     report()
                 }
-                if total < 0 || offset == total { return }
-                failure = .dropped("the body ended \(total - offset) bytes short")
             } catch let error as DownloadError {
                 throw error
             } catch {
-                failure = FailureClassifier.classify(error, redact: redactor.redact)
+                return .failure(FailureClassifier.classify(error, redact: redactor.redact))
             }
-            body = nil
-            try await backOff(after: failure, attempt: &attempt, tally: tally, what: "the whole file")
+            return total < 0 || offset == total ? .success(()) : .failure(.dropped("the body ended \(total - offset) bytes short"))
         }
     }
 
@@ -403,75 +400,50 @@ public struct Downloader: Sendable {
         if available < needed { throw .diskFull(needed: needed, available: available, folder: folder) }
     }
 
-    // MARK: Helpers
-
-    /// `bytes 0-8388607/123456789` → 123456789.
-    static func totalSize(contentRange: String?) -> Int? {
-        guard let contentRange, let slash = contentRange.lastIndex(of: "/") else { return nil }
-        return Int(contentRange[contentRange.index(after: slash)...])
-    }
-
-    /// The MD5 inside an ETag, when the ETag is one (multipart ETags end in `-N`).
-    static func plainMD5(_ etag: String) -> String? {
-        let raw = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\"W/"))
-        guard raw.count == 32, raw.allSatisfy(\.isHexDigit) else { return nil }
-        return raw.lowercased()
-    }
+    // MARK: Checksums
 
     /// Hashes the parts in file order as they finish (announced on `finished`).
-    static func hashInOrder(fd: Int32, plan: DownloadPlan, finished: AsyncStream<Int>) async throws -> String {
-        var hasher = Insecure.MD5()
+    static func hashInOrder(fd: Int32, plan: DownloadPlan, finished: AsyncStream<Int>) async throws(DownloadError) -> String {
+        var hasher = FileMD5(fd: fd)
         var done = Set<Int>()
         var next = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for await index in finished {
             done.insert(index)
             while done.contains(next) {
-                let part = plan.parts[next]
-                var offset = part.lowerBound
-                while offset < part.upperBound {
-                    let n = pread(fd, &buffer, min(buffer.count, part.upperBound - offset), off_t(offset))
-                    if n <= 0 { throw DownloadError.disk("re-reading the file for its MD5 failed") }
-                    hasher.update(data: buffer[0..<n])
-                    offset += n
-                }
+                try hasher.add(plan.parts[next])
                 done.remove(next)
                 next += 1
             }
             if next == plan.parts.count { break }
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.hex
     }
 
+    /// The MD5 of a file's first `size` bytes.
     static func md5(fd: Int32, size: Int) throws(DownloadError) -> String {
-        var hasher = Insecure.MD5()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = 0
-        while offset < size {
-            let n = pread(fd, &buffer, min(buffer.count, size - offset), off_t(offset))
+        var hasher = FileMD5(fd: fd)
+        try hasher.add(0..<size)
+        return hasher.hex
+    }
+}
+
+/// The one MD5 reader: hashes byte ranges of an open file, in the order they are added.
+struct FileMD5 {
+    let fd: Int32
+    private var hasher = Insecure.MD5()
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+
+    init(fd: Int32) { self.fd = fd }
+
+    mutating func add(_ range: Range<Int>) throws(DownloadError) {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let n = pread(fd, &buffer, min(buffer.count, range.upperBound - offset), off_t(offset))
             if n <= 0 { throw .disk("re-reading the file for its MD5 failed") }
             hasher.update(data: buffer[0..<n])
             offset += n
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Reads an S3-style error answer.
-    static func classify(status: Int, body: String) -> DownloadError {
-        func tag(_ name: String) -> String? {
-            guard let open = body.range(of: "<\(name)>"), let close = body.range(of: "</\(name)>", range: open.upperBound..<body.endIndex) else {
-                return nil
-            }
-            return String(body[open.upperBound..<close.lowerBound])
-        }
-        let code = tag("Code")
-        let message = tag("Message") ?? String(body.prefix(200))
-        switch (status, code) {
-        case (403, "AccessDenied") where message.localizedCaseInsensitiveContains("expired"): return .expired(message)
-        case (403, "SignatureDoesNotMatch"): return .badSignature(message)
-        case (403, _): return .forbidden(code.map { "\($0): \(message)" } ?? message)
-        case (404, _): return .notFound(code.map { "\($0): \(message)" } ?? message)
-        default: return .status(status, code.map { "\($0): \(message)" } ?? message)
-        }
-    }
+    var hex: String { hasher.finalize().map { String(format: "%02x", $0) }.joined() }
 }
