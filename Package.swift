@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The contract: results model, GeoJSON, JSON value type, builders, validator and the
@@ -94,6 +95,7 @@ let package = Package(
                 "MHSContract", "MHSSlide", "MHSImaging", "MHSGPU", "MHSTransport", "MHSSecrets",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // One import for a classifier: re-exports the contract, slides, imaging, GPU,
@@ -126,6 +128,7 @@ let package = Package(
             dependencies: [
                 "MHS", "MHSEmulator", "MHSTransport", "MHSSecrets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             resources: [.embedInCode("LabPackage/TemplateClassifier.swift.txt")]
         ),

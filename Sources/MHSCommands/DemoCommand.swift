@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import MHS
 import MHSEmulator
+import UnixSignals
 
 /// `mhs demo`: a whole task against the local Techcyte, on a slide it makes itself.
 struct DemoCommand: AsyncParsableCommand {
@@ -90,15 +91,5 @@ struct DemoCommand: AsyncParsableCommand {
 
 /// Returns on SIGINT or SIGTERM.
 func waitForInterrupt() async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
-    let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-        let s = DispatchSource.makeSignalSource(signal: sig)
-        s.setEventHandler { continuation.yield() }
-        s.resume()
-        return s
-    }
-    for await _ in stream { break }
-    sources.forEach { $0.cancel() }
+    for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return }
 }

@@ -1,36 +1,25 @@
-import Dispatch
 import Foundation
+import UnixSignals
 
-/// Turns SIGTERM and SIGINT into an async sequence while it exists, instead of the
-/// default of dying on the spot (the platform sends SIGTERM when it stops a task).
-final class SignalWatcher: @unchecked Sendable {
-    // @unchecked: `sources` is written once in init; cancelling a dispatch source is
-    // thread-safe.
-    private let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
-    private let sources: [any DispatchSourceSignal]
+/// SIGTERM and SIGINT as the run's third racer, through swift-service-lifecycle's
+/// `UnixSignalsSequence` — the one way mhs handles signals (the emulator's Hummingbird
+/// service group uses the same). The platform sends SIGTERM when it stops a task.
+enum SignalWatcher {
+    /// Starts trapping SIGTERM and SIGINT (call it first thing, so none is missed).
+    static func trap() async -> UnixSignalsSequence { await UnixSignalsSequence(trapping: .sigterm, .sigint) }
 
-    init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
-        let continuation = self.continuation
-        sources = [SIGTERM, SIGINT].map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { continuation.yield(sig) }
-            source.resume()
-            return source
+    /// The first SIGTERM or SIGINT `signals` trapped, or nil when the waiting task is cancelled.
+    static func first(of signals: UnixSignalsSequence) async -> Int32? {
+        for await signal in signals {
+            return signal == .sigterm ? SIGTERM : SIGINT
         }
+        return nil
     }
 
-    /// The next signal, or nil when the waiting task is cancelled.
-    func next() async -> Int32? {
-        var iterator = stream.makeAsyncIterator()
-        return await iterator.next()
-    }
-
-    /// Stops watching (the signals keep being ignored until the process ends).
-    func stop() {
-        sources.forEach { $0.cancel() }
-        continuation.finish()
+    /// From now on SIGTERM and SIGINT are ignored: the run is finishing (the report, the
+    /// debug bundle) and must not die half-way through writing them.
+    static func ignoreFromNowOn() {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
     }
 }

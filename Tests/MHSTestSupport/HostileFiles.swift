@@ -7,10 +7,12 @@ public let hostileFolder: String = {
     return path
 }()
 
-/// Writes `bytes` as a generated hostile file and returns its path.
+/// Writes `bytes` as a generated hostile file and returns its path. Written atomically (a
+/// temporary file renamed into place): tests running at once may write the same file while
+/// another reads it, and must never see it empty or half-written.
 public func hostile(_ name: String, _ bytes: [UInt8]) throws -> String {
     let path = hostileFolder + "/" + name
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
     return path
 }
 

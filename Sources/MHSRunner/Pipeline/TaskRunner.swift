@@ -6,6 +6,7 @@ import MHSImaging
 import MHSSecrets
 import MHSSlide
 import MHSTransport
+import UnixSignals
 
 /// Runs one Model Hosting Service task, the way `mhs run` does in the container:
 /// GPU line → configuration → token → download → open → classify (beside the thumbnail) →
@@ -75,7 +76,7 @@ public struct TaskRunner: Sendable {
         let recorder = RunRecorder()
         let clockStart = ContinuousClock.now
         recorder.update { $0.startedAt = Date() }
-        let signals = handleSignals ? SignalWatcher() : nil
+        let signals = handleSignals ? await SignalWatcher.trap() : nil
 
         // The GPU line comes first, whatever else is wrong.
         let gpu = CUDAProbe.probe(locations: LibraryLocations(environment: environment))
@@ -97,7 +98,7 @@ public struct TaskRunner: Sendable {
         } catch {
             ending = (.configuration, error.description)
         }
-        signals?.stop()
+        if handleSignals { SignalWatcher.ignoreFromNowOn() }
         if let message = ending.message {
             console.say("ERROR (exit \(ending.status.rawValue), \(ending.status.meaning)): \(message)")
         }
@@ -113,7 +114,7 @@ public struct TaskRunner: Sendable {
     /// The stages against the deadline and the signals; the first to finish decides.
     private func race(
         _ configuration: TaskConfiguration, gpu: CUDAStatus, recorder: RunRecorder, clockStart: ContinuousClock.Instant,
-        signals: SignalWatcher?
+        signals: UnixSignalsSequence?
     ) async -> Ending {
         let cutoff = clockStart + .seconds(configuration.deadline - configuration.postMargin)
         return await withTaskGroup(of: Ending?.self) { group in
@@ -138,7 +139,7 @@ public struct TaskRunner: Sendable {
             }
             if let signals {
                 group.addTask {
-                    guard let signal = await signals.next() else { return nil }
+                    guard let signal = await SignalWatcher.first(of: signals) else { return nil }
                     return signal == SIGTERM
                         ? (.terminated, "received SIGTERM: stopping")
                         : (.interrupted, "received SIGINT: stopping")
