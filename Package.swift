@@ -82,6 +82,7 @@ let package = Package(
             name: "MHSTransport",
             dependencies: [
                 "MHSSecrets",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

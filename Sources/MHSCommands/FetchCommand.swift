@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MHSSecrets
 import MHSTransport
 
@@ -27,7 +28,7 @@ struct FetchCommand: AsyncParsableCommand {
         var options = Downloader.Options()
         options.connections = max(1, connections)
         options.partSize = max(1, partMb) << 20
-        let downloader = Downloader(redactor: Redactor(), options: options) { printError("warning: \($0)") }
+        let downloader = Downloader(redactor: Redactor(), options: options, logger: Logger(label: "mhs.fetch") { _ in StandardErrorWarnings() })
         do {
             let r = try await downloader.download(url, to: out)
             print(String(format: "%d bytes in %.3f s (%.1f MB/s), %@, %d retries%@", r.bytes, r.seconds, Double(r.bytes) / max(r.seconds, 1e-9) / 1e6,
@@ -36,5 +37,20 @@ struct FetchCommand: AsyncParsableCommand {
             printError("mhs fetch: \(Redactor().redact(error.description))")
             throw ExitCode(3)
         }
+    }
+}
+
+/// `mhs fetch`'s log: warnings and errors on standard error as `warning: …`, nothing else.
+struct StandardErrorWarnings: LogHandler {
+    var logLevel: Logger.Level = .warning
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        printError("\(event.level >= .error ? "error" : "warning"): \(event.message)")
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import Logging
 import MHSSecrets
 import NIOCore
 import NIOHTTP1
@@ -96,18 +97,22 @@ public struct Downloader: Sendable {
     let client: HTTPClient
     let redactor: Redactor
     public var options: Options
-    /// Called with warnings (a URL about to expire, a retry).
-    let warn: @Sendable (String) -> Void
+    /// Where warnings go (a URL about to expire, a retry); the caller's, already redacting.
+    let logger: Logger
 
+    /// - Parameter logger: the caller's logger (no logging by default: a library never
+    ///   bootstraps swift-log, the executable does).
     public init(
         client: HTTPClient = .shared, redactor: Redactor = Redactor(), options: Options = Options(),
-        warn: @escaping @Sendable (String) -> Void = { _ in }
+        logger: Logger = Logger(label: "mhs.download", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.client = client
         self.redactor = redactor
         self.options = options
-        self.warn = warn
+        self.logger = logger
     }
+
+    private func warn(_ message: String) { logger.warning("\(message)") }
 
     /// Progress and retry counters shared by the parts.
     final class Tally: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// How a post ended well.
 public enum PostOutcome: Sendable, Equatable {
@@ -28,13 +29,19 @@ public enum PostError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct ResultPoster: Sendable {
     let api: TechcyteAPI
     let settings: PostingMachine.Settings
-    let log: @Sendable (String) -> Void
+    /// Where the machine's notes go (each lookup, each resend and why).
+    let logger: Logger
 
-    /// - Parameter settings: its `canRefreshToken` is set from the credentials at each post.
-    public init(api: TechcyteAPI, settings: PostingMachine.Settings = PostingMachine.Settings(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - settings: its `canRefreshToken` is set from the credentials at each post.
+    ///   - logger: the caller's logger (no logging by default).
+    public init(
+        api: TechcyteAPI, settings: PostingMachine.Settings = PostingMachine.Settings(),
+        logger: Logger = Logger(label: "mhs.post", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.api = api
         self.settings = settings
-        self.log = log
+        self.logger = logger
     }
 
     /// Posts `body` for task `taskID` (number `taskNumber`), refreshing an API-key token
@@ -51,7 +58,7 @@ public struct ResultPoster: Sendable {
         }
         var step = machine.start()
         while true {
-            if let note = step.note { log(note) }
+            if let note = step.note { logger.info("\(note)") }
             switch step.action {
             case .send(let delay):
                 await pause(delay)

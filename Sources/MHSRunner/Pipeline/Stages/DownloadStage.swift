@@ -44,7 +44,7 @@ package struct DownloadStage: Sendable {
         if let n = env.downloadConnections { options.connections = n }
         if let mb = env.downloadPartMB { options.partSize = mb << 20 }
         let console = self.console
-        let downloader = Downloader(redactor: redactor, options: options) { console.say("WARNING: \($0)") }
+        let downloader = Downloader(redactor: redactor, options: options, logger: console.logger(label: "mhs.download"))
         let progress = ProgressPrinter(console: console)
         let base = env.workDirectory + "/scan-\(env.scanID)"
         let url = env.scanZipURL ?? env.scanURL

@@ -20,7 +20,8 @@ package struct PostStage: Sendable {
     package func run(_ results: ValidatedResults, token: String) async throws -> String {
         let console = self.console
         let env = configuration
-        let poster = ResultPoster(api: api, settings: PostingMachine.Settings(confirmationWindow: env.postConfirmWindow)) { console.say($0) }
+        let poster = ResultPoster(
+            api: api, settings: PostingMachine.Settings(confirmationWindow: env.postConfirmWindow), logger: console.logger(label: "mhs.post"))
         let json = results.json
         let outcome = await Task {
             do throws(PostError) {
