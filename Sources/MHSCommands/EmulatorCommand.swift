@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MHSSlide
+import MHS
 import MHSEmulator
 
 /// `mhs emulator`: the local Techcyte platform, until SIGINT or SIGTERM.

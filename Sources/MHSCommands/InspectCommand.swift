@@ -1,9 +1,6 @@
 import ArgumentParser
 import Foundation
-import MHSContract
-import MHSImaging
-import MHSRunner
-import MHSSlide
+import MHS
 
 /// `mhs inspect`: what the container will see of a slide.
 struct InspectCommand: AsyncParsableCommand {

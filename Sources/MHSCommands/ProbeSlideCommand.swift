@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MHSSlide
+import MHS
 
 /// `mhs probe-slide`: the child side of ``SlideProbe`` — opens a slide and reads its
 /// thumbnail and a region of every level, saying each stage on standard error first, so that

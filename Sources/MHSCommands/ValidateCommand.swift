@@ -3,7 +3,7 @@ import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
-import MHSContract
+import MHS
 
 /// `mhs validate`: checks a results body against the platform's rules, offline.
 struct ValidateCommand: ParsableCommand {

@@ -114,12 +114,26 @@ public struct PNGError: Error, Sendable, CustomStringConvertible {
 
 /// PNG encoding and decoding through libspng.
 public enum PNG {
+    /// How hard the encoder works for a smaller file.
+    public enum Effort: Sendable {
+        /// libspng's defaults (zlib level 6, every filter tried per row).
+        case compact
+        /// zlib level 1 and the two cheapest filters: for pictures written on every run
+        /// (`result.png`), where seconds matter more than kilobytes.
+        case fast
+    }
+
     /// Encodes an RGBA image as PNG bytes.
-    public static func encode(_ image: RGBAImage) throws(PNGError) -> [UInt8] {
+    public static func encode(_ image: RGBAImage, effort: Effort = .compact) throws(PNGError) -> [UInt8] {
         guard let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue)) else { throw PNGError("cannot create a PNG encoder") }
         defer { spng_ctx_free(ctx) }
         var code = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1)
         guard code == 0 else { throw PNGError("PNG encoder setup", code) }
+        if effort == .fast {
+            code = spng_set_option(ctx, SPNG_IMG_COMPRESSION_LEVEL, 1)
+            if code == 0 { code = spng_set_option(ctx, SPNG_FILTER_CHOICE, Int32(SPNG_FILTER_CHOICE_SUB.rawValue | SPNG_FILTER_CHOICE_UP.rawValue)) }
+            guard code == 0 else { throw PNGError("PNG encoder setup", code) }
+        }
         var ihdr = spng_ihdr(
             width: UInt32(image.width), height: UInt32(image.height), bit_depth: 8,
             color_type: UInt8(SPNG_COLOR_TYPE_TRUECOLOR_ALPHA.rawValue), compression_method: 0, filter_method: 0,

@@ -20,7 +20,7 @@ package struct RenderStage: Sendable {
         let picture = AnnotationRenderer.render(body, scanId: scanID, on: thumbnail, slideWidth: Double(slideWidth))
         let path = outputDirectory + "/result.png"
         do {
-            try Data(try PNG.encode(picture)).write(to: URL(fileURLWithPath: path))
+            try Data(try PNG.encode(picture, effort: .fast)).write(to: URL(fileURLWithPath: path))
             console.say("Visualization saved to \(path)")
             return path
         } catch {
