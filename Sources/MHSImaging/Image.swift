@@ -118,8 +118,9 @@ public enum PNG {
     public enum Effort: Sendable {
         /// libspng's defaults (zlib level 6, every filter tried per row).
         case compact
-        /// zlib level 1 and the two cheapest filters: for pictures written on every run
-        /// (`result.png`), where seconds matter more than kilobytes.
+        /// zlib level 1, run-length matching and the Up filter alone: for pictures written
+        /// on every run (`result.png`), where milliseconds matter more than kilobytes
+        /// (a 766 × 1024 thumbnail: 46 ms and 1.11 MB against 179 ms and 1.06 MB).
         case fast
     }
 
@@ -131,7 +132,8 @@ public enum PNG {
         guard code == 0 else { throw PNGError("PNG encoder setup", code) }
         if effort == .fast {
             code = spng_set_option(ctx, SPNG_IMG_COMPRESSION_LEVEL, 1)
-            if code == 0 { code = spng_set_option(ctx, SPNG_FILTER_CHOICE, Int32(SPNG_FILTER_CHOICE_SUB.rawValue | SPNG_FILTER_CHOICE_UP.rawValue)) }
+            if code == 0 { code = spng_set_option(ctx, SPNG_FILTER_CHOICE, Int32(SPNG_FILTER_CHOICE_UP.rawValue)) }
+            if code == 0 { code = spng_set_option(ctx, SPNG_IMG_COMPRESSION_STRATEGY, 3) }  // Z_RLE
             guard code == 0 else { throw PNGError("PNG encoder setup", code) }
         }
         var ihdr = spng_ihdr(

@@ -305,6 +305,15 @@ public final class Slide: @unchecked Sendable {
         // none is), then smaller levels while that one is too big to read at once.
         let pick = try thumbnailLevel(side: side)
         let l = levels[pick]
+        // JPEG tiles read directly: decoded at the largest 1/2, 1/4 or 1/8 that still
+        // leaves at least `side` pixels, in the DCT domain, then resampled (the run's
+        // thumbnail is most of the whole task's time otherwise). OpenSlide for the rest.
+        if let direct = directTiles,
+            let scale = [8, 4, 2].first(where: { max(l.width, l.height) / $0 >= side }),
+            let scaled = try? direct.scaledLevel(pick, width: l.width, height: l.height, scale: scale)
+        {
+            return scaled.fitting(maxSide: side)
+        }
         return try readRegion(x: 0, y: 0, level: pick, width: l.width, height: l.height).fitting(maxSide: side)
     }
 

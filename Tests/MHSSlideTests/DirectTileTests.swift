@@ -89,3 +89,32 @@ struct DirectTileTests {
         #expect(abs(sum.0 / n - 242) <= 1 && abs(sum.1 / n - 240) <= 1 && abs(sum.2 / n - 241) <= 1)
     }
 }
+
+@Suite("The thumbnail from JPEG tiles decoded at a fraction of their size")
+struct ScaledThumbnailTests {
+    @Test("CMU-1-Small-Region: decoded at 1/2 in the DCT domain, the same size as OpenSlide's and within a few levels of its pixels")
+    func scaledThumbnail() throws {
+        let s = try Slide(path: slide("CMU-1-Small-Region.svs"))
+        let l = s.levels[0]
+        let direct = try #require(s.directTiles)
+        let half = try #require(try direct.scaledLevel(0, width: l.width, height: l.height, scale: 2))
+        #expect(half.width == (l.width + 1) / 2 && half.height == (l.height + 1) / 2)
+        let fast = try s.thumbnail(maxSide: 1024)
+        let reference = try s.readRegion(x: 0, y: 0, level: 0, width: l.width, height: l.height).fitting(maxSide: 1024)
+        #expect(fast.width == reference.width && fast.height == reference.height)
+        var total = 0, worst = 0
+        for i in fast.pixels.indices where i % 4 != 3 {
+            let d = abs(Int(fast.pixels[i]) - Int(reference.pixels[i]))
+            total += d
+            worst = max(worst, d)
+        }
+        let mean = Double(total) / Double(fast.pixels.count / 4 * 3)
+        print("scaled thumbnail vs OpenSlide + area averaging: mean |Δ| \(mean), max |Δ| \(worst) (0-255)")
+        // DCT-domain scaling is not area averaging: sharp edges differ, the picture does not.
+        #expect(mean < 5, "mean absolute difference \(mean)")
+        try? FileManager.default.createDirectory(at: testOutput, withIntermediateDirectories: true)
+        try Data(try PNG.encode(fast)).write(to: testOutput.appendingPathComponent("thumbnail-scaled-decode.png"))
+        try Data(try PNG.encode(reference)).write(to: testOutput.appendingPathComponent("thumbnail-openslide.png"))
+        #expect(try direct.scaledLevel(0, width: l.width, height: l.height, scale: 3) == nil)
+    }
+}

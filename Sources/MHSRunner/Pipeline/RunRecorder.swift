@@ -18,6 +18,7 @@ public final class RunRecorder: Sendable {
     /// The report so far, with the classifier's facts.
     public var report: RunReport {
         var r = state.withLock { $0.report }
+        r.stages.removeAll { $0.seconds.isNaN }
         r.classifierFacts = metrics.facts
         return r
     }
@@ -52,7 +53,21 @@ public final class RunRecorder: Sendable {
         let value = try await body()
         let seconds = (ContinuousClock.now - start) / .seconds(1)
         let detail = summary(value)
-        update { $0.stages.append(RunReport.StageTiming(name: name, seconds: seconds, detail: detail)) }
+        let timing = RunReport.StageTiming(name: name, seconds: seconds, detail: detail)
+        update { report in
+            if let slot = report.stages.firstIndex(where: { $0.name == name && $0.seconds.isNaN }) {
+                report.stages[slot] = timing
+            } else {
+                report.stages.append(timing)
+            }
+        }
         return value
+    }
+
+    /// Keeps places, in this order, for stages about to run side by side, so the report
+    /// lists them the same way whichever finishes first. A place a stage never fills is
+    /// dropped from the report.
+    public func reserve(_ names: [String]) {
+        update { $0.stages += names.map { RunReport.StageTiming(name: $0, seconds: .nan, detail: "") } }
     }
 }

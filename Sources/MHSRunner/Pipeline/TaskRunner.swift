@@ -213,6 +213,7 @@ public struct TaskRunner: Sendable {
             processorCount: env.processorCount)
         let classify = ClassifyStage(classifier: classifier, context: context, console: console, recorder: recorder)
         enum Part { case thumbnail(RGBAImage), body(ResultsBody) }
+        recorder.reserve(["thumbnail", "classify"])
         let (thumbnail, body) = try await withThrowingTaskGroup(of: Part.self) { group in
             group.addTask {
                 .thumbnail(try await recorder.time("thumbnail", current: false, summary: { "\($0.width)x\($0.height)" }) {
@@ -246,6 +247,7 @@ public struct TaskRunner: Sendable {
         // result.png is drawn while the results are posted.
         let render = RenderStage(scanID: env.scanID, outputDirectory: env.outputDirectory, console: console)
         let width = slide.dimensions.width
+        recorder.reserve(["render", "post"])
         async let picture = recorder.time("render", current: false, summary: { $0 == nil ? "not written" : "written" }) {
             render.run(body, on: thumbnail, slideWidth: width)
         }
