@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import MHS
 import MHSEmulator
@@ -40,7 +41,7 @@ public enum TaskHarness {
     ) async throws -> TaskRun {
         let path: String
         switch slide {
-        case .synthetic: path = try SyntheticSlideCache.path()
+        case .synthetic: path = try await SyntheticSlideCache.path()
         case .file(let file): path = URL(fileURLWithPath: file).standardizedFileURL.path
         }
         let folder = output ?? FileManager.default.temporaryDirectory.appendingPathComponent("mhs-task-\(UUID().uuidString)").path
@@ -119,5 +120,12 @@ enum SyntheticSlideCache {
         return path
     })
 
-    static func path() throws -> String { try made.get() }
+    /// Generating takes seconds of CPU: done on a Dispatch thread, not on Swift's cooperative
+    /// pool, so that other tasks of the test process (an emulator's timers, other tests) are
+    /// not starved meanwhile.
+    static func path() async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: made) }
+        }
+    }
 }

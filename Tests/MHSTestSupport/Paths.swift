@@ -153,3 +153,12 @@ public func eventually(_ seconds: Double = 3, _ condition: () async -> Bool) asy
     }
     return await condition()
 }
+
+/// Runs CPU-heavy synchronous work (decoding a whole slide, comparing millions of pixels) on a
+/// Dispatch thread instead of Swift's cooperative pool: on 2 cores two such tests would
+/// otherwise hold the whole pool and starve the in-process emulators' timers of other tests.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
