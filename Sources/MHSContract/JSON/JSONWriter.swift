@@ -92,6 +92,17 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Appends bytes made earlier, such as ``memberPrefixes(_:)``'s.
+    @inline(__always)
+    public mutating func raw(_ prefix: [UInt8]) { bytes.append(contentsOf: prefix) }
+
+    /// `{"a":`, `,"b":`, … for `keys` in order, made once by a type whose members are written
+    /// millions of times (differential points), so its hot path copies bytes instead of
+    /// reading each key's name again. The names still come from the type's `CodingKeys`.
+    public static func memberPrefixes<Key: CodingKey>(_ keys: [Key]) -> [[UInt8]] {
+        keys.enumerated().map { i, key in Array(((i == 0 ? "{" : ",") + "\"" + key.stringValue + "\":").utf8) }
+    }
+
     /// Appends `"key":`, preceded by `{` for an object's first member and `,` otherwise: the
     /// wire name comes from the type's `CodingKeys`, the one place it is spelled.
     @inline(__always)

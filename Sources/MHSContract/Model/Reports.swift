@@ -406,15 +406,20 @@ extension Segment: JSONWritable {
 }
 
 extension DifferentialPoint: JSONWritable {
+    /// `{"x":`, `,"y":`, `,"score":`, `,"type":`, from `CodingKeys`, made once: a report may
+    /// hold millions of points.
+    static let prefixes = JSONWriter.memberPrefixes([CodingKeys.x, .y, .score, .type])
+
     @inline(__always)
     public func writeJSON(to w: inout JSONWriter) {
-        w.member(CodingKeys.x, first: true)
+        let p = Self.prefixes
+        w.raw(p[0])
         w.number(x)
-        w.member(CodingKeys.y)
+        w.raw(p[1])
         w.number(y)
-        w.member(CodingKeys.score)
+        w.raw(p[2])
         w.number(score)
-        w.member(CodingKeys.type)
+        w.raw(p[3])
         w.string(type)
         w.byte(UInt8(ascii: "}"))
     }
