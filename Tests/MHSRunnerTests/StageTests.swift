@@ -184,8 +184,7 @@ struct StageTests {
             #expect(await emu.evaluations().count == 1)
 
             let thumbnail = try ThumbnailStage().run(try Slide(path: slide("openslide-small.svs")))
-            let png = RenderStage(scanID: configuration.scanID, outputDirectory: configuration.outputDirectory, console: console)
-                .run(body, on: thumbnail, slideWidth: 16)
+            let png = stage.drawPicture(body, on: thumbnail, slideWidth: 16)
             #expect(png == configuration.outputDirectory + "/result.png")
             #expect(FileManager.default.contents(atPath: configuration.outputDirectory + "/result.png")?.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
         }

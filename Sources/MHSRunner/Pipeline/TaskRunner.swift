@@ -79,11 +79,12 @@ public struct TaskRunner: Sendable {
         let signals = handleSignals ? await SignalWatcher.trap() : nil
 
         // The GPU line comes first, whatever else is wrong.
-        let gpu = CUDAProbe.probe(locations: LibraryLocations(environment: environment))
+        let libraries = LibraryLocations(environment: environment)
+        let gpu = CUDAProbe.probe(locations: libraries)
         console.say(gpu.description)
         recorder.update { $0.gpu = gpu.description }
         if gpu.isAvailable {
-            let check = GPUCheck.summary(status: gpu, locations: LibraryLocations(environment: environment))
+            let check = GPUCheck.summary(status: gpu, locations: libraries)
             console.say(check)
             recorder.update { $0.gpuCheck = check }
         }
@@ -245,11 +246,10 @@ public struct TaskRunner: Sendable {
         recorder.markResultsSaved()
 
         // result.png is drawn while the results are posted.
-        let render = RenderStage(scanID: env.scanID, outputDirectory: env.outputDirectory, console: console)
         let width = slide.dimensions.width
         recorder.reserve(["render", "post"])
         async let picture = recorder.time("render", current: false, summary: { $0 == nil ? "not written" : "written" }) {
-            render.run(body, on: thumbnail, slideWidth: width)
+            results.drawPicture(body, on: thumbnail, slideWidth: width)
         }
         let posted: Result<String, any Error>
         do {

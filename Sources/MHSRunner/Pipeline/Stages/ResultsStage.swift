@@ -1,5 +1,6 @@
 import Foundation
 import MHSContract
+import MHSImaging
 
 /// Results that passed the contract, encoded once: the bytes that are saved and posted.
 package struct ValidatedResults: Sendable {
@@ -11,7 +12,7 @@ package struct ValidatedResults: Sendable {
 }
 
 /// Validates the classifier's results before anything is encoded, then writes
-/// `results.json`. A body that breaks the contract (NaN included) is reported with its JSON
+/// `results.json` and draws `result.png`. A body that breaks the contract (NaN included) is reported with its JSON
 /// paths and kept as `results.invalid.json`, never as `results.json`, and never sent: exit 6.
 package struct ResultsStage: Sendable {
     package var scanID: String
@@ -52,6 +53,21 @@ package struct ResultsStage: Sendable {
         } catch {
             console.say("WARNING: cannot write \(path): \(error.localizedDescription)")
             return ValidatedResults(body: body, json: json, report: report, path: nil)
+        }
+    }
+
+    /// Draws the results over the thumbnail and writes `result.png`; nil when it could not be
+    /// written (a warning, never a failure). Runs beside the post.
+    package func drawPicture(_ body: ResultsBody, on thumbnail: RGBAImage, slideWidth: Int) -> String? {
+        let picture = AnnotationRenderer.render(body, scanId: scanID, on: thumbnail, slideWidth: Double(slideWidth))
+        let path = outputDirectory + "/result.png"
+        do {
+            try Data(try PNG.encode(picture, effort: .fast)).write(to: URL(fileURLWithPath: path))
+            console.say("Visualization saved to \(path)")
+            return path
+        } catch {
+            console.say("WARNING: cannot write \(path): \(error)")
+            return nil
         }
     }
 
