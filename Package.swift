@@ -185,7 +185,9 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["MHSContract", "MHSTestSupport"]),
         .testTarget(
             name: "MHSTransportTests", dependencies: ["MHSTransport", .product(name: "PropertyBased", package: "swift-property-based")]),
-        .testTarget(name: "MHSSlideTests", dependencies: ["MHSSlide", "MHSImaging", "MHSTestSupport"]),
+        .testTarget(
+            name: "MHSSlideTests",
+            dependencies: ["MHSSlide", "MHSImaging", "MHSTestSupport", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "RunTests",
             dependencies: [

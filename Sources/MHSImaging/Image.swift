@@ -56,35 +56,59 @@ public struct RGBAImage: Sendable, Equatable {
         let scale = Double(maxSide) / Double(longest)
         let w = max(1, Int((Double(width) * scale).rounded()))
         let h = max(1, Int((Double(height) * scale).rounded()))
-        var out = [UInt8](repeating: 0, count: w * h * 4)
-        pixels.withUnsafeBufferPointer { src in
-            for oy in 0..<h {
-                let y0 = oy * height / h
-                let y1 = max(y0 + 1, (oy + 1) * height / h)
-                for ox in 0..<w {
-                    let x0 = ox * width / w
-                    let x1 = max(x0 + 1, (ox + 1) * width / w)
-                    var sum = (0, 0, 0, 0)
-                    for y in y0..<y1 {
-                        var i = (y * width + x0) * 4
-                        for _ in x0..<x1 {
-                            sum.0 += Int(src[i])
-                            sum.1 += Int(src[i + 1])
-                            sum.2 += Int(src[i + 2])
-                            sum.3 += Int(src[i + 3])
-                            i += 4
+        // Each output pixel averages the source box [x0, x1) x [y0, y1); the bounds are the
+        // same for every row (columns) and every column (rows), so they are worked out once.
+        let xs = (0...w).map { $0 * width / w }, ys = (0...h).map { $0 * height / h }
+        let widest = (0..<w).map { max(1, xs[$0 + 1] - xs[$0]) }.max()!, tallest = (0..<h).map { max(1, ys[$0 + 1] - ys[$0]) }.max()!
+        let reciprocals = Self.reciprocals(upTo: widest * tallest)
+        let (sourceWidth, sourcePixels) = (width, pixels)
+        let out = [UInt8](unsafeUninitializedCapacity: w * h * 4) { buffer, count in
+            sourcePixels.withUnsafeBufferPointer { source in
+                let src = source.baseAddress!, dst = buffer.baseAddress!
+                for oy in 0..<h {
+                    let y0 = ys[oy], y1 = max(y0 + 1, ys[oy + 1])
+                    for ox in 0..<w {
+                        let x0 = xs[ox], x1 = max(x0 + 1, xs[ox + 1])
+                        var (r, g, b, a) = (0, 0, 0, 0)
+                        for y in y0..<y1 {
+                            var p = src + (y * sourceWidth + x0) * 4
+                            for _ in x0..<x1 {
+                                r &+= Int(p[0])
+                                g &+= Int(p[1])
+                                b &+= Int(p[2])
+                                a &+= Int(p[3])
+                                p += 4
+                            }
+                        }
+                        let n = (y1 - y0) * (x1 - x0)
+                        let o = dst + (oy * w + ox) * 4
+                        if let reciprocals {
+                            let m = reciprocals[n]
+                            o[0] = UInt8(truncatingIfNeeded: (r &* m) >> 32)
+                            o[1] = UInt8(truncatingIfNeeded: (g &* m) >> 32)
+                            o[2] = UInt8(truncatingIfNeeded: (b &* m) >> 32)
+                            o[3] = UInt8(truncatingIfNeeded: (a &* m) >> 32)
+                        } else {
+                            o[0] = UInt8(truncatingIfNeeded: r / n)
+                            o[1] = UInt8(truncatingIfNeeded: g / n)
+                            o[2] = UInt8(truncatingIfNeeded: b / n)
+                            o[3] = UInt8(truncatingIfNeeded: a / n)
                         }
                     }
-                    let n = (y1 - y0) * (x1 - x0)
-                    let o = (oy * w + ox) * 4
-                    out[o] = UInt8(sum.0 / n)
-                    out[o + 1] = UInt8(sum.1 / n)
-                    out[o + 2] = UInt8(sum.2 / n)
-                    out[o + 3] = UInt8(sum.3 / n)
                 }
             }
+            count = w * h * 4
         }
         return RGBAImage(width: w, height: h, pixels: out)
+    }
+
+    /// m(n) = ⌈2³² / n⌉ for n = 0 … `largest` (0 for n = 0), so that ⌊sum·m / 2³²⌋ = ⌊sum / n⌋
+    /// for a sum of n bytes: the product's error m·n − 2³² is below n, which keeps the
+    /// result exact for every sum below 2³² / n, as 255·n is while n < 4,104. Nil past that
+    /// (boxes wider than 64 px a side), where division is used.
+    static func reciprocals(upTo largest: Int) -> [Int]? {
+        guard largest < 4104 else { return nil }
+        return (0...largest).map { $0 == 0 ? 0 : ((1 << 32) + $0 - 1) / $0 }
     }
 }
 

@@ -209,22 +209,46 @@ extension SlideProbe {
     /// Writes a thumbnail for the parent: `MHSRGBA1`, width and height (UInt32, little
     /// endian), then the RGBA bytes. Best effort: the parent reads the slide itself without it.
     static func writeThumbnail(_ image: RGBAImage, to path: String) {
-        var bytes = magic
-        for v in [image.width, image.height] { for k in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
-        bytes += image.pixels
-        try? Data(bytes).write(to: URL(fileURLWithPath: path))
+        var header = magic
+        for v in [image.width, image.height] { for k in 0..<4 { header.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let whole = header.withUnsafeBytes { writeFully(fd, $0) } && image.pixels.withUnsafeBytes { writeFully(fd, $0) }
+        if !whole { ftruncate(fd, 0) }  // the parent then finds no thumbnail rather than half of one
+    }
+
+    private static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
     }
 
     /// Loads (and removes) what the child wrote with `thumbnail:`; nil when it is missing or
     /// not a well-formed thumbnail of at most 1024 px a side.
     public static func readThumbnail(from path: String) -> RGBAImage? {
         defer { unlink(path) }
-        guard let data = FileManager.default.contents(atPath: path), data.count >= 16, Array(data.prefix(8)) == magic else { return nil }
-        let b = Array(data)
-        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(b[at + $1]) << (8 * $1) } }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 16)
+        guard FileBytes.readFully(fd, into: &header, count: 16, at: 0) == 16, Array(header.prefix(8)) == magic else { return nil }
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(header[at + $1]) << (8 * $1) } }
         let width = u32(8), height = u32(12)
-        guard (1...1024).contains(width), (1...1024).contains(height), b.count == 16 + width * height * 4 else { return nil }
-        return RGBAImage(width: width, height: height, pixels: Array(b[16...]))
+        var st = stat()
+        guard (1...1024).contains(width), (1...1024).contains(height), fstat(fd, &st) == 0, Int(st.st_size) == 16 + width * height * 4 else {
+            return nil
+        }
+        var complete = false
+        let pixels = [UInt8](unsafeUninitializedCapacity: width * height * 4) { buffer, count in
+            complete = FileBytes.readFully(fd, into: buffer.baseAddress!, count: buffer.count, at: 16) == buffer.count
+            count = complete ? buffer.count : 0
+        }
+        return complete ? RGBAImage(width: width, height: height, pixels: pixels) : nil
     }
 }
 

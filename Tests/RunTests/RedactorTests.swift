@@ -17,6 +17,12 @@ struct RedactorTests {
             ("API_KEY_SECRET=lab-secret-value", "API_KEY_SECRET=REDACTED"),
             ("the secret is lab-secret-value, really", "the secret is REDACTED, really"),
             ("token \(jwt) leaked", "token REDACTED leaked"),
+            // Each pattern runs only when its word is there, found whatever its case.
+            ("get /f?x-amz-security-token=abc123", "get /f?x-amz-security-token=REDACTED"),
+            ("AUTHORIZATION: BEARER opaque", "AUTHORIZATION: BEARER REDACTED"),
+            ("{\"SECRET\" : \"opaque-value\"}", "{\"SECRET\" : \"REDACTED\"}"),
+            ("ä Refresh_Token=opaque&x=1", "ä Refresh_Token=REDACTED&x=1"),
+            ("\(jwt)", "REDACTED"),
         ]
         for (input, expected) in cases { #expect(r.redact(input) == expected) }
     }

@@ -1,4 +1,6 @@
 import CTurboJPEG
+import Dispatch
+import MHSDynamicLibrary
 import MHSImaging
 import Synchronization
 
@@ -22,38 +24,59 @@ extension DirectTiles {
     /// A whole level decoded at 1/`scale` (2, 4 or 8) in the DCT domain and assembled: an
     /// image of ceil(width / scale) x ceil(height / scale). Nil when the level's tiles are
     /// not a multiple of `scale` (the pieces would not line up).
-    public func scaledLevel(_ level: Int, width: Int, height: Int, scale: Int) throws(SlideError) -> RGBAImage? {
+    ///
+    /// Rows of tiles are shared among `threads` decoders, each decoding into its own reusable
+    /// tile buffer and copying into rows of the level no other decoder touches.
+    public func scaledLevel(_ level: Int, width: Int, height: Int, scale: Int, threads: Int = Processors.online) throws(SlideError) -> RGBAImage? {
         let tile = tileSize(level: level), grid = tileGrid(level: level)
         guard [2, 4, 8].contains(scale), tile.width % scale == 0, tile.height % scale == 0 else { return nil }
         let (tw, th) = (tile.width / scale, tile.height / scale)
         let (ow, oh) = ((width + scale - 1) / scale, (height + scale - 1) / scale)
         guard grid.columns * tw >= ow, grid.rows * th >= oh else { return nil }
-        let decoder = try JPEGDecoder()
-        var out = RGBAImage(width: ow, height: oh, fill: RGBA(0, 0, 0, 0))
-        for row in 0..<grid.rows {
-            for column in 0..<grid.columns {
-                let x0 = column * tw, y0 = row * th
-                guard x0 < ow, y0 < oh else { continue }
-                let stream = try jpegStream(level: level, column: column, row: row)
-                let piece: RGBAImage
-                do {
-                    piece = try decoder.decode(stream, width: tile.width, height: tile.height, scale: scale)
-                } catch {
-                    throw .openslideFailed(path: "-", message: "tile \(column),\(row) of level \(level) at 1/\(scale): \(error)")
-                }
-                let copyWidth = min(tw, ow - x0)
-                piece.pixels.withUnsafeBufferPointer { src in
-                    out.pixels.withUnsafeMutableBufferPointer { dst in
-                        for y in 0..<min(th, oh - y0) {
-                            dst.baseAddress!.advanced(by: ((y0 + y) * ow + x0) * 4)
-                                .update(from: src.baseAddress!.advanced(by: y * tw * 4), count: copyWidth * 4)
+        let rows = min(grid.rows, (oh + th - 1) / th), columns = min(grid.columns, (ow + tw - 1) / tw)
+        let workers = max(1, min(threads, rows))
+        let failures = Mutex<[Int: SlideError]>([:])
+        // Zero is transparent black: what a tile stored smaller than the grid leaves uncovered.
+        var pixels = [UInt8](repeating: 0, count: ow * oh * 4)
+        pixels.withUnsafeMutableBufferPointer { out in
+            let level0 = DisjointRows(base: out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let destination = level0.base
+                let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: tw * th * 4)
+                defer { scratch.deallocate() }
+                do throws(SlideError) {
+                    let decoder = try JPEGDecoder()
+                    for row in stride(from: worker, to: rows, by: workers) {
+                        for column in 0..<columns {
+                            let (x0, y0) = (column * tw, row * th)
+                            let stream = try jpegStream(level: level, column: column, row: row)
+                            let decoded: (width: Int, height: Int)
+                            do {
+                                decoded = try decoder.decode(stream, into: scratch, width: tile.width, height: tile.height, scale: scale)
+                            } catch {
+                                throw .openslideFailed(path: "-", message: "tile \(column),\(row) of level \(level) at 1/\(scale): \(error)")
+                            }
+                            let copyWidth = min(decoded.width, ow - x0)
+                            for y in 0..<min(decoded.height, oh - y0) {
+                                (destination + ((y0 + y) * ow + x0) * 4).update(from: scratch + y * decoded.width * 4, count: copyWidth * 4)
+                            }
                         }
                     }
+                } catch {
+                    failures.withLock { $0[worker] = error }
                 }
             }
         }
-        return out
+        // The first failing worker's error, so the message does not depend on timing more than it must.
+        if let first = failures.withLock({ $0.min { $0.key < $1.key }?.value }) { throw first }
+        return RGBAImage(width: ow, height: oh, pixels: pixels)
     }
+}
+
+/// The assembled level's bytes, shared by decoders that each write only their own rows of
+/// tiles (so no two touch one byte) and done before the buffer is read.
+private struct DisjointRows: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt8>
 }
 
 /// The shape of one level's tile grid.
@@ -292,36 +315,52 @@ public final class JPEGDecoder: @unchecked Sendable {
     /// `scale` 2, 4 or 8, at that fraction of its size in the DCT domain (libjpeg-turbo's
     /// scaled decoding, several times faster than a full decode), padded to the tile's
     /// scaled size.
-    public func decode(_ jpeg: [UInt8], width: Int, height: Int, scale: Int = 1) throws -> RGBAImage {
+    public func decode(_ jpeg: [UInt8], width tileWidth: Int, height tileHeight: Int, scale: Int = 1) throws -> RGBAImage {
+        let (width, height) = ((tileWidth + scale - 1) / scale, (tileHeight + scale - 1) / scale)
+        var decoded = (width: 0, height: 0)
+        var failure: (any Error)?
+        // Uninitialised: the decoder writes every byte it reports (or fails, and the array is dropped).
+        let pixels = [UInt8](unsafeUninitializedCapacity: width * height * 4) { buffer, count in
+            do {
+                decoded = try decode(jpeg, into: buffer.baseAddress!, width: tileWidth, height: tileHeight, scale: scale)
+                count = decoded.width * decoded.height * 4
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
+        var image = RGBAImage(width: decoded.width, height: decoded.height, pixels: pixels)
+        if decoded.width != width || decoded.height != height {
+            // A tile stored smaller than the tile size (rare): pad transparently.
+            var padded = RGBAImage(width: width, height: height, fill: RGBA(0, 0, 0, 0))
+            for y in 0..<decoded.height { for x in 0..<decoded.width { padded[x, y] = image[x, y] } }
+            image = padded
+        }
+        return image
+    }
+
+    /// Decodes a JPEG stream at 1/`scale` (1, 2, 4 or 8) into `destination`, packed RGBA
+    /// rows, and says the size written: at most ceil(`width` / scale) x ceil(`height` / scale),
+    /// which `destination` must hold. A stream whose header claims more than `width` x
+    /// `height` is refused before anything is written.
+    public func decode(_ jpeg: [UInt8], into destination: UnsafeMutablePointer<UInt8>, width: Int, height: Int, scale: Int) throws -> (width: Int, height: Int) {
         precondition([1, 2, 4, 8].contains(scale), "scale must be 1, 2, 4 or 8")
         var w: Int32 = 0, h: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
         let header = jpeg.withUnsafeBufferPointer { tjDecompressHeader3(handle, $0.baseAddress, UInt(jpeg.count), &w, &h, &subsampling, &colorspace) }
         guard header == 0 else { throw Failure(description: String(cString: tjGetErrorStr2(handle))) }
-        // The header's size decides the allocation: never more than the tile it should be.
+        // The header's size decides what is written: never more than the tile it should be.
         guard w > 0, h > 0, Int(w) <= width, Int(h) <= height else {
             throw Failure(description: "the JPEG is \(w)x\(h) pixels, larger than its \(width)x\(height) tile")
         }
-        var code: Int32 = 0
         // TJSCALED: the scaled size rounds up.
         let s = Int32(scale)
         let (sw, sh) = ((w + s - 1) / s, (h + s - 1) / s)
-        let (width, height) = ((width + scale - 1) / scale, (height + scale - 1) / scale)
-        // Uninitialised: the decoder writes every byte (or fails, and the array is dropped).
-        let pixels = [UInt8](unsafeUninitializedCapacity: Int(sw) * Int(sh) * 4) { buffer, count in
-            code = jpeg.withUnsafeBufferPointer { src in
-                tjDecompress2(handle, src.baseAddress, UInt(jpeg.count), buffer.baseAddress, sw, 0, sh, Int32(TJPF_RGBA.rawValue), 0)
-            }
-            count = buffer.count
+        let code = jpeg.withUnsafeBufferPointer { src in
+            tjDecompress2(handle, src.baseAddress, UInt(jpeg.count), destination, sw, 0, sh, Int32(TJPF_RGBA.rawValue), 0)
         }
         guard code == 0 else { throw Failure(description: String(cString: tjGetErrorStr2(handle))) }
-        var image = RGBAImage(width: Int(sw), height: Int(sh), pixels: pixels)
-        if Int(sw) != width || Int(sh) != height {
-            // A tile stored smaller than the tile size (rare): pad transparently.
-            var padded = RGBAImage(width: width, height: height, fill: RGBA(0, 0, 0, 0))
-            for y in 0..<min(height, Int(sh)) { for x in 0..<min(width, Int(sw)) { padded[x, y] = image[x, y] } }
-            image = padded
-        }
-        return image
+        return (Int(sw), Int(sh))
     }
 }
 
