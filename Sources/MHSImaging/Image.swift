@@ -1,4 +1,5 @@
 import CSpng
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -62,37 +63,42 @@ public struct RGBAImage: Sendable, Equatable {
         let widest = (0..<w).map { max(1, xs[$0 + 1] - xs[$0]) }.max()!, tallest = (0..<h).map { max(1, ys[$0 + 1] - ys[$0]) }.max()!
         let reciprocals = Self.reciprocals(upTo: widest * tallest)
         let (sourceWidth, sourcePixels) = (width, pixels)
+        // Bands of output rows shared among the cores: each writes only its own rows.
+        let bands = max(1, min(h / 64, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
         let out = [UInt8](unsafeUninitializedCapacity: w * h * 4) { buffer, count in
             sourcePixels.withUnsafeBufferPointer { source in
-                let src = source.baseAddress!, dst = buffer.baseAddress!
-                for oy in 0..<h {
-                    let y0 = ys[oy], y1 = max(y0 + 1, ys[oy + 1])
-                    for ox in 0..<w {
-                        let x0 = xs[ox], x1 = max(x0 + 1, xs[ox + 1])
-                        var (r, g, b, a) = (0, 0, 0, 0)
-                        for y in y0..<y1 {
-                            var p = src + (y * sourceWidth + x0) * 4
-                            for _ in x0..<x1 {
-                                r &+= Int(p[0])
-                                g &+= Int(p[1])
-                                b &+= Int(p[2])
-                                a &+= Int(p[3])
-                                p += 4
+                let pointers = BandPointers(source: source.baseAddress!, destination: buffer.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: bands) { band in
+                    let src = pointers.source, dst = pointers.destination
+                    for oy in (band * h / bands)..<((band + 1) * h / bands) {
+                        let y0 = ys[oy], y1 = max(y0 + 1, ys[oy + 1])
+                        for ox in 0..<w {
+                            let x0 = xs[ox], x1 = max(x0 + 1, xs[ox + 1])
+                            var (r, g, b, a) = (0, 0, 0, 0)
+                            for y in y0..<y1 {
+                                var p = src + (y * sourceWidth + x0) * 4
+                                for _ in x0..<x1 {
+                                    r &+= Int(p[0])
+                                    g &+= Int(p[1])
+                                    b &+= Int(p[2])
+                                    a &+= Int(p[3])
+                                    p += 4
+                                }
                             }
-                        }
-                        let n = (y1 - y0) * (x1 - x0)
-                        let o = dst + (oy * w + ox) * 4
-                        if let reciprocals {
-                            let m = reciprocals[n]
-                            o[0] = UInt8(truncatingIfNeeded: (r &* m) >> 32)
-                            o[1] = UInt8(truncatingIfNeeded: (g &* m) >> 32)
-                            o[2] = UInt8(truncatingIfNeeded: (b &* m) >> 32)
-                            o[3] = UInt8(truncatingIfNeeded: (a &* m) >> 32)
-                        } else {
-                            o[0] = UInt8(truncatingIfNeeded: r / n)
-                            o[1] = UInt8(truncatingIfNeeded: g / n)
-                            o[2] = UInt8(truncatingIfNeeded: b / n)
-                            o[3] = UInt8(truncatingIfNeeded: a / n)
+                            let n = (y1 - y0) * (x1 - x0)
+                            let o = dst + (oy * w + ox) * 4
+                            if let reciprocals {
+                                let m = reciprocals[n]
+                                o[0] = UInt8(truncatingIfNeeded: (r &* m) >> 32)
+                                o[1] = UInt8(truncatingIfNeeded: (g &* m) >> 32)
+                                o[2] = UInt8(truncatingIfNeeded: (b &* m) >> 32)
+                                o[3] = UInt8(truncatingIfNeeded: (a &* m) >> 32)
+                            } else {
+                                o[0] = UInt8(truncatingIfNeeded: r / n)
+                                o[1] = UInt8(truncatingIfNeeded: g / n)
+                                o[2] = UInt8(truncatingIfNeeded: b / n)
+                                o[3] = UInt8(truncatingIfNeeded: a / n)
+                            }
                         }
                     }
                 }
@@ -110,6 +116,13 @@ public struct RGBAImage: Sendable, Equatable {
         guard largest < 4104 else { return nil }
         return (0...largest).map { $0 == 0 ? 0 : ((1 << 32) + $0 - 1) / $0 }
     }
+}
+
+/// The source and destination of ``RGBAImage/fitting(maxSide:)``, shared by bands that
+/// read the source only and each write their own rows, all done before the result is used.
+private struct BandPointers: @unchecked Sendable {
+    let source: UnsafePointer<UInt8>
+    let destination: UnsafeMutablePointer<UInt8>
 }
 
 /// One RGBA colour.
@@ -148,7 +161,8 @@ public enum PNG {
         case fast
     }
 
-    /// Encodes an RGBA image as PNG bytes.
+    /// Encodes an RGBA image as PNG bytes: without the alpha channel (PNG's truecolour)
+    /// when every pixel is opaque, a quarter fewer bytes to compress and store.
     public static func encode(_ image: RGBAImage, effort: Effort = .compact) throws(PNGError) -> [UInt8] {
         guard let ctx = spng_ctx_new(Int32(SPNG_CTX_ENCODER.rawValue)) else { throw PNGError("cannot create a PNG encoder") }
         defer { spng_ctx_free(ctx) }
@@ -160,13 +174,14 @@ public enum PNG {
             if code == 0 { code = spng_set_option(ctx, SPNG_IMG_COMPRESSION_STRATEGY, 3) }  // Z_RLE
             guard code == 0 else { throw PNGError("PNG encoder setup", code) }
         }
+        let rgb = image.opaqueRGB()
         var ihdr = spng_ihdr(
             width: UInt32(image.width), height: UInt32(image.height), bit_depth: 8,
-            color_type: UInt8(SPNG_COLOR_TYPE_TRUECOLOR_ALPHA.rawValue), compression_method: 0, filter_method: 0,
-            interlace_method: 0)
+            color_type: UInt8((rgb == nil ? SPNG_COLOR_TYPE_TRUECOLOR_ALPHA : SPNG_COLOR_TYPE_TRUECOLOR).rawValue), compression_method: 0,
+            filter_method: 0, interlace_method: 0)
         code = spng_set_ihdr(ctx, &ihdr)
         guard code == 0 else { throw PNGError("PNG header", code) }
-        code = image.pixels.withUnsafeBytes { raw in
+        code = (rgb ?? image.pixels).withUnsafeBytes { raw in
             spng_encode_image(ctx, raw.baseAddress, raw.count, Int32(SPNG_FMT_PNG.rawValue), Int32(SPNG_ENCODE_FINALIZE.rawValue))
         }
         guard code == 0 else { throw PNGError("PNG encode", code) }
@@ -197,6 +212,27 @@ public enum PNG {
 }
 
 extension RGBAImage {
+    /// The pixels as packed RGB when every alpha is 255; nil when any pixel is not opaque.
+    func opaqueRGB() -> [UInt8]? {
+        let count = width * height
+        var opaque = true
+        let rgb = [UInt8](unsafeUninitializedCapacity: count * 3) { buffer, initialized in
+            pixels.withUnsafeBufferPointer { source in
+                let src = source.baseAddress!, dst = buffer.baseAddress!
+                var alpha: UInt8 = 255
+                for i in 0..<count {
+                    dst[i * 3] = src[i * 4]
+                    dst[i * 3 + 1] = src[i * 4 + 1]
+                    dst[i * 3 + 2] = src[i * 4 + 2]
+                    alpha &= src[i * 4 + 3]
+                }
+                opaque = alpha == 255
+            }
+            initialized = count * 3
+        }
+        return opaque ? rgb : nil
+    }
+
     /// A copy resampled to exactly `width` x `height` by area averaging (each output pixel
     /// is the mean of the source pixels it covers) — right for shrinking patches.
     public func resized(width w: Int, height h: Int) -> RGBAImage {

@@ -81,15 +81,7 @@ public struct SlideProbe: Sendable {
                     let result = try await Subprocess.run(
                         .path(FilePath(executable)), arguments: Arguments(arguments), environment: .inherit,
                         output: .discarded, error: .string(limit: 1 << 20))
-                    let stderr = result.standardError
-                    switch result.terminationStatus {
-                    case .exited(0): return .readable
-                    case .exited(4):
-                        let message = Self.message(stderr)
-                        return .refused(Self.stage(stderr) == "opening" ? message : "the slide opens but its pixels cannot be read: \(message)")
-                    case .exited(let code): return .failedToRun("mhs probe-slide exited with status \(code): \(Self.message(stderr))")
-                    case .signaled(let signal): return .crashed(signal: signal, stage: Self.stage(stderr), library: Self.crashSite(stderr))
-                    }
+                    return Self.outcome(result.terminationStatus, stderr: result.standardError)
                 } catch is CancellationError {
                     return nil
                 } catch {

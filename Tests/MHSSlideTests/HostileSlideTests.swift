@@ -303,4 +303,51 @@ struct HostileSlideTests {
         guard case .hung = finding.outcome else { Issue.record("\(finding)"); return }
         #expect(finding.message.contains("this Aperio SVS took longer than 0.001 s (MHS_PROBE_TIMEOUT)"), "\(finding.message)")
     }
+
+    @Test("a child started before its slide: reads a good slide, names a crash, stops a hang, and falls back when it cannot start")
+    func startedChild() async throws {
+        let good = slide("CMU-1-Small-Region.svs")
+        let file = hostileFolder + "/started.rgba"
+        let readable = try await SlideProbe(executable: mhsBinary).withStartedChild { child in
+            try await Task.sleep(for: .milliseconds(200))  // a download: the child waits for its slide
+            return await child.problem(with: good, thumbnail: file)
+        }
+        #expect(readable == nil)
+        #expect(SlideProbe.readThumbnail(from: file) != nil, "the started child hands its thumbnail over too")
+
+        // OpenSlide's SIGFPE on a 65535 x 1 tile grid, as the cold probe names it.
+        let folder = hostileFolder + "/started-converted"
+        _ = try await runProgram("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("Fuzz/regressions.py").path, slidesDirectory, folder])
+        let crash = try #require(await SlideProbe(executable: mhsBinary).withStartedChild { await $0.problem(with: folder + "/bigtiff-be-geometry.svs") })
+        #expect(crash.message.contains("OpenSlide crashed (SIGFPE) opening this"), "\(crash.message)")
+
+        // The time limit runs from the hand-over, not from the child's start.
+        let hung = try #require(
+            await SlideProbe(executable: mhsBinary, timeout: .milliseconds(1)).withStartedChild { child in
+                try await Task.sleep(for: .milliseconds(100))
+                return await child.problem(with: good)
+            })
+        guard case .hung = hung.outcome else { Issue.record("\(hung)"); return }
+
+        // No executable: the started child never runs, and the cold probe says so.
+        let missing = try #require(await SlideProbe(executable: "/nonexistent/mhs").withStartedChild { await $0.problem(with: good) })
+        guard case .failedToRun = missing.outcome else { Issue.record("\(missing)"); return }
+        #expect(missing.message.contains("/nonexistent/mhs"), "\(missing.message)")
+    }
+
+    @Test("a started child never given a slide ends with the scope, whatever the body did")
+    func startedChildUnused() async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        struct DownloadFailed: Error {}
+        await #expect(throws: DownloadFailed.self) {
+            try await SlideProbe(executable: mhsBinary).withStartedChild { _ in throw DownloadFailed() }
+        }
+        let value = try await SlideProbe(executable: mhsBinary).withStartedChild { _ in 42 }
+        #expect(value == 42)
+        print("two unused started children came and went in \(clock.now - start)")
+        #expect(SlideProbe.parseRequest(Array("a b\u{0}\u{0}".utf8))! == ("a b", nil))
+        #expect(SlideProbe.parseRequest(Array("\u{0}x\u{0}".utf8)) == nil, "no slide path")
+        #expect(SlideProbe.parseRequest(Array("a".utf8)) == nil, "not ended")
+    }
 }

@@ -193,15 +193,19 @@ public struct TaskRunner: Sendable {
         let redactor = Redactor(secrets: env.secrets)
         let api = TechcyteAPI(baseURL: env.apiBaseURL, redactor: redactor)
 
-        // A wrong API key must not cost a whole run: exchange it before downloading.
-        let token = try await recorder.time("credentials") {
-            try await CredentialsStage(api: api, credentials: env.credentials, console: console).run()
-        }
-        let scan = try await recorder.time("download", summary: \.summary) {
-            try await DownloadStage(configuration: env, redactor: redactor, console: console, recorder: recorder).run()
-        }
-        let slide = try await recorder.time("open", summary: { "\($0.dimensions.width)x\($0.dimensions.height)" }) {
-            try await OpenStage(configuration: env, probeExecutable: probeExecutable, console: console, recorder: recorder).run(scan)
+        // A wrong API key must not cost a whole run: exchange it before downloading. The
+        // probe's child starts now, so that its start overlaps the exchange and the download.
+        let (token, scan, slide) = try await withProbeChild(env) { started in
+            let token = try await recorder.time("credentials") {
+                try await CredentialsStage(api: api, credentials: env.credentials, console: console).run()
+            }
+            let scan = try await recorder.time("download", summary: \.summary) {
+                try await DownloadStage(configuration: env, redactor: redactor, console: console, recorder: recorder).run()
+            }
+            let slide = try await recorder.time("open", summary: { "\($0.dimensions.width)x\($0.dimensions.height)" }) {
+                try await OpenStage(configuration: env, probeExecutable: probeExecutable, console: console, recorder: recorder).run(scan, in: started)
+            }
+            return (token, scan, slide)
         }
 
         // The thumbnail (for result.png, and the proof that pixels can be read) is read
@@ -261,5 +265,11 @@ public struct TaskRunner: Sendable {
         }
         recorder.keep(resultPNG: (try? await picture) ?? nil)
         _ = try posted.get()
+    }
+
+    /// Runs `body` beside a probe child started ahead, when the slide is to be probed.
+    private func withProbeChild<R>(_ env: TaskConfiguration, _ body: (SlideProbe.StartedChild?) async throws -> R) async throws -> R {
+        guard let probeExecutable else { return try await body(nil) }
+        return try await OpenStage.probe(probeExecutable, env).withStartedChild { try await body($0) }
     }
 }

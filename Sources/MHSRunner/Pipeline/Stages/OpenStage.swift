@@ -5,6 +5,7 @@ import MHSSlide
 /// Opens the downloaded scan: first in a child process (``SlideProbe``) when an executable
 /// is given, so a crash or a hang inside OpenSlide is exit 4 with a message instead of a lost
 /// task, then here. The probe's decoded thumbnail is adopted instead of being read twice.
+/// Given a child started ahead (``SlideProbe/withStartedChild(_:)``), the probe runs in it.
 package struct OpenStage: Sendable {
     package var configuration: TaskConfiguration
     /// The `mhs` binary to probe with; nil opens the slide directly.
@@ -19,12 +20,16 @@ package struct OpenStage: Sendable {
         self.recorder = recorder
     }
 
-    package func run(_ scan: DownloadedScan) async throws -> Slide {
+    package func run(_ scan: DownloadedScan, in started: SlideProbe.StartedChild? = nil) async throws -> Slide {
         let name = URL(fileURLWithPath: scan.path).lastPathComponent
         let probedThumbnail = configuration.workDirectory + "/thumbnail-\(configuration.scanID).rgba"
         if let probeExecutable {
-            let probe = SlideProbe(executable: probeExecutable, timeout: .milliseconds(Int64(configuration.probeTimeout * 1000)))
-            let finding = await probe.problem(with: scan.path, thumbnail: probedThumbnail)
+            let finding: SlideProbe.Finding?
+            if let started {
+                finding = await started.problem(with: scan.path, thumbnail: probedThumbnail)
+            } else {
+                finding = await Self.probe(probeExecutable, configuration).problem(with: scan.path, thumbnail: probedThumbnail)
+            }
             try Task.checkCancellation()
             recorder.update { $0.probe = finding?.message ?? "readable" }
             if let finding {
@@ -52,6 +57,13 @@ package struct OpenStage: Sendable {
                 mpp: slide.mpp?.x)
         }
         return slide
+    }
+}
+
+extension OpenStage {
+    /// The probe for a task: the `mhs` binary and the task's time limit for it (`MHS_PROBE_TIMEOUT`).
+    package static func probe(_ executable: String, _ configuration: TaskConfiguration) -> SlideProbe {
+        SlideProbe(executable: executable, timeout: .milliseconds(Int64(configuration.probeTimeout * 1000)))
     }
 }
 
