@@ -32,7 +32,7 @@ public struct DownloadResult: Sendable {
 }
 
 /// Why a download failed, in words a lab can act on.
-public enum DownloadError: Error, Sendable, CustomStringConvertible {
+public enum DownloadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The presigned URL has expired (S3 `AccessDenied`, "Request has expired").
     case expired(String)
     /// The URL's signature was refused (S3 `SignatureDoesNotMatch`).
@@ -114,12 +114,12 @@ public struct Downloader: Sendable {
 
     private func warn(_ message: String) { logger.warning("\(message)") }
 
-    /// Progress and retry counters shared by the parts.
+    /// Bytes written so far, shared by the parts for progress reports.
     final class Tally: Sendable {
-        private let state = Mutex((received: 0, retries: 0, lastReport: -1.0))
-        func add(_ n: Int) -> Int { state.withLock { $0.received += n; return $0.received } }
-        func retried() { state.withLock { $0.retries += 1 } }
-        var retries: Int { state.withLock { $0.retries } }
+        private let state = Mutex((received: 0, lastReport: -1.0))
+        func add(_ n: Int) { state.withLock { $0.received += n } }
+        /// Sets the count to what the machine keeps (a restarted stream's bytes are gone).
+        func set(_ n: Int) { state.withLock { $0.received = n } }
         var received: Int { state.withLock { $0.received } }
         /// True at most every quarter second.
         func shouldReport(_ now: Double) -> Bool {
@@ -131,7 +131,14 @@ public struct Downloader: Sendable {
         }
     }
 
-    /// Downloads `url` to `path`.
+    /// What a task of the download reports back to the loop: the machine's event, and the
+    /// body to read when the event is an answer.
+    private struct Report: Sendable {
+        var event: DownloadMachine.Event
+        var body: HTTPClientResponse.Body?
+    }
+
+    /// Downloads `url` to `path`: the I/O around ``DownloadMachine``, which decides.
     public func download(
         _ url: String, to path: String, progress: @escaping @Sendable (DownloadProgress) -> Void = { _ in }
     ) async throws(DownloadError) -> DownloadResult {
@@ -144,158 +151,110 @@ public struct Downloader: Sendable {
         }
         let start = ContinuousClock.now
         let elapsed: @Sendable () -> Double = { (ContinuousClock.now - start) / .seconds(1) }
-        let tally = Tally()
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw .disk("\(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
 
-        // The first part doubles as the probe: 206 + Content-Range means ranges work.
-        let first = 0..<options.partSize
-        let probe: (HTTPClientResponse, HTTPClientResponse.Body)?
-        do {
-            probe = try await openRange(url, first, tally: tally)
-        } catch .status(416, _) {
-            probe = nil  // an empty object has no byte 0: fetch it whole
-        }
-        let total: Int
-        let ranged: Bool
-        if let (head, _) = probe, head.status == .partialContent,
-            let size = S3Answer.totalSize(contentRange: head.headers.first(name: "Content-Range"))
-        {
-            total = size
-            ranged = true
-        } else {
-            total = probe?.0.headers.first(name: "Content-Length").flatMap(Int.init) ?? -1
-            ranged = false
-        }
-        let firstBody = probe?.1
-        let etag = probe?.0.headers.first(name: "ETag")
-        if total > 0 { try checkFreeSpace(needed: total, path: path) }
-        if total > 0, ftruncate(fd, off_t(total)) != 0 { throw .disk("\(path): \(String(cString: strerror(errno)))") }
-
+        let tally = Tally()
+        let total = Mutex<Int?>(nil)
         let report: @Sendable () -> Void = {
             let now = elapsed()
-            if tally.shouldReport(now) { progress(DownloadProgress(received: tally.received, total: total > 0 ? total : nil, elapsed: now)) }
+            if tally.shouldReport(now) { progress(DownloadProgress(received: tally.received, total: total.withLock { $0 }, elapsed: now)) }
         }
-        let expectedMD5 = etag.flatMap(S3Answer.plainMD5)
-        var digest: String?
-        if ranged {
-            let plan = DownloadPlan(total: total, partSize: options.partSize)
-            // With a plain-MD5 ETag, hash parts in order as they land, while the network
-            // works, instead of re-reading the whole file at the end.
-            let (finished, finishedContinuation) = AsyncStream.makeStream(of: Int.self)
-            let hashing = expectedMD5 != nil
-            // Part 0 streams from the probe's response; the rest run on the other connections.
-            let firstWriter = Part(range: plan.parts[0])
-            do {
-                digest = try await withThrowingTaskGroup(of: String?.self) { group in
-                    if hashing {
-                        group.addTask { try await Self.hashInOrder(fd: fd, plan: plan, finished: finished) }
-                    }
-                    group.addTask {
-                        try await self.fetch(url, part: firstWriter, fd: fd, tally: tally, report: report, opened: firstBody)
-                        finishedContinuation.yield(0)
-                        return nil
-                    }
-                    var next = 1
-                    func launch(_ index: Int) {
-                        let part = Part(range: plan.parts[index])
-                        group.addTask {
-                            try await self.fetch(url, part: part, fd: fd, tally: tally, report: report, opened: nil)
-                            finishedContinuation.yield(index)
-                            return nil
+        var machine = DownloadMachine(
+            settings: DownloadMachine.Settings(partSize: options.partSize, connections: options.connections, retry: options.retry))
+        // Ranges to hash, in file order, read by one task while the network works.
+        let (ranges, rangeSink) = AsyncStream.makeStream(of: Range<Int>.self)
+        defer { rangeSink.finish() }
+        let finished: DownloadMachine.Finished
+        do {
+            finished = try await withThrowingTaskGroup(of: Report.self) { group in
+                var bodies: [Int: HTTPClientResponse.Body] = [:]
+                var hashing = false
+                var step = machine.start()
+                while true {
+                    for note in step.notes { warn(note) }
+                    for action in step.actions {
+                        switch action {
+                        case .request(let part, let range, let delay):
+                            let timeout = range == nil ? TimeAmount.hours(2) : options.partTimeout
+                            group.addTask {
+                                if delay > 0 { try await Task.sleep(for: .seconds(delay)) }
+                                switch await self.get(url, range: range, timeout: timeout) {
+                                case .success(let (head, body)):
+                                    return Report(event: .answered(part: part, .success(head)), body: body)
+                                case .failure(let failure):
+                                    return Report(event: .answered(part: part, .failure(failure)), body: nil)
+                                }
+                            }
+                        case .write(let part, let offset, let limit):
+                            guard let body = bodies.removeValue(forKey: part) else { preconditionFailure("no body for part \(part)") }
+                            group.addTask {
+                                let (bytes, failure) = try await self.write(body, fd: fd, at: offset, limit: limit, tally: tally, report: report)
+                                return Report(event: .bodyEnded(part: part, bytes: bytes, failure: failure), body: nil)
+                            }
+                        case .allocate(let size):
+                            try checkFreeSpace(needed: size, path: path)
+                            if ftruncate(fd, off_t(size)) != 0 { throw DownloadError.disk("\(path): \(String(cString: strerror(errno)))") }
+                            total.withLock { $0 = size }
+                        case .hash(let range):
+                            if !hashing {
+                                hashing = true
+                                group.addTask {
+                                    var hasher = FileMD5(fd: fd)
+                                    for await range in ranges { try hasher.add(range) }
+                                    return Report(event: .digested(hasher.hex), body: nil)
+                                }
+                            }
+                            rangeSink.yield(range)
+                        case .verify:
+                            rangeSink.finish()
+                            if !hashing {
+                                hashing = true
+                                group.addTask { Report(event: .digested(FileMD5(fd: fd).hex), body: nil) }
+                            }
+                        case .finish(let done):
+                            group.cancelAll()
+                            return done
+                        case .fail(let error):
+                            throw error
                         }
                     }
-                    for _ in 0..<min(max(1, options.connections - 1), plan.parts.count - 1) {
-                        launch(next)
-                        next += 1
-                    }
-                    var digest: String?
-                    while let result = try await group.next() {
-                        if let result { digest = result }
-                        if next < plan.parts.count {
-                            launch(next)
-                            next += 1
-                        }
-                    }
-                    return digest
+                    guard let next = try await group.next() else { throw DownloadError.connection("the download ended without an outcome") }
+                    if let body = next.body, case .answered(let part, _) = next.event { bodies[part] = body }
+                    step = machine.handle(next.event)
+                    if case .bodyEnded = next.event { tally.set(machine.received) }
                 }
-                finishedContinuation.finish()
-            } catch let error as DownloadError {
-                finishedContinuation.finish()
-                throw error
-            } catch is CancellationError {
-                finishedContinuation.finish()
-                throw .connection("cancelled")
-            } catch {
-                finishedContinuation.finish()
-                throw .connection(redactor.redact("\(error)"))
             }
-        } else {
-            try await singleStream(url, fd: fd, first: firstBody, total: total, tally: tally, report: report)
+        } catch let error as DownloadError {
+            throw error
+        } catch is CancellationError {
+            throw .connection("cancelled")
+        } catch {
+            throw .connection(redactor.redact("\(error)"))
         }
-
-        let received = tally.received
-        if total >= 0, received != total { throw .sizeMismatch(expected: total, received: received) }
-        var verified = false
-        if let md5 = expectedMD5 {
-            let actual: String
-            if let digest { actual = digest } else { actual = try Self.md5(fd: fd, size: received) }
-            guard actual == md5 else { throw .checksumMismatch(expected: md5, actual: actual) }
-            verified = true
-        }
-        progress(DownloadProgress(received: received, total: received, elapsed: elapsed()))
+        progress(DownloadProgress(received: finished.bytes, total: finished.bytes, elapsed: elapsed()))
         return DownloadResult(
-            path: path, bytes: received, seconds: elapsed(), etag: etag, ranged: ranged, retries: tally.retries, etagVerified: verified)
+            path: path, bytes: finished.bytes, seconds: elapsed(), etag: finished.etag, ranged: finished.ranged, retries: finished.retries,
+            etagVerified: finished.verified)
     }
 
-    // MARK: Parts
+    // MARK: I/O
 
-    /// One byte range and how much of it is on disk.
-    final class Part: Sendable {
-        let range: Range<Int>
-        private let done = Mutex(0)
-        init(range: Range<Int>) { self.range = range }
-        var written: Int { done.withLock { $0 } }
-        func add(_ n: Int) { done.withLock { $0 += n } }
-        var remaining: Range<Int> { (range.lowerBound + written)..<range.upperBound }
-    }
-
-
-    /// The one retry loop of a download: runs `attempt` until it succeeds, a failure is
-    /// final (not worth retrying, or the attempts are used up), or the task is cancelled.
-    /// Waits between attempts as ``RetryPolicy`` says (Retry-After honoured) and warns.
-    private func retrying<T>(
-        _ what: @autoclosure () -> String, tally: Tally,
-        _ attempt: () async throws(DownloadError) -> Result<T, TransferFailure>
-    ) async throws(DownloadError) -> T {
-        var number = 1
-        while true {
-            let failure: TransferFailure
-            switch try await attempt() {
-            case .success(let value): return value
-            case .failure(let f): failure = f
-            }
-            guard failure.isRetryableForDownload, number < options.retry.maximumAttempts else { throw Self.finalError(failure) }
-            number += 1
-            tally.retried()
-            var retryAfter: Double?
-            if case .status(_, let after, _) = failure { retryAfter = after }
-            let delay = options.retry.delay(beforeAttempt: number, retryAfter: retryAfter)
-            warn("download of \(what()) failed (\(failure)); retry \(number - 1) of \(options.retry.maximumAttempts - 1) in \(String(format: "%.2f", delay)) s")
-            do { try await Task.sleep(for: .seconds(delay)) } catch { throw .connection("cancelled") }
-        }
-    }
-
-    /// One GET (ranged when `range` is given): the response when it is 200 or 206, else the
-    /// failure, classified.
-    private func get(_ url: String, range: Range<Int>?, timeout: TimeAmount) async -> Result<(HTTPClientResponse, HTTPClientResponse.Body), TransferFailure> {
+    /// One GET (ranged when `range` is given): the head and body when it is 200 or 206, else
+    /// the failure, classified (the error body read for its S3 message).
+    private func get(_ url: String, range: Range<Int>?, timeout: TimeAmount) async -> Result<(DownloadMachine.Head, HTTPClientResponse.Body), TransferFailure> {
         var request = HTTPClientRequest(url: url)
         if let range { request.headers.add(name: "Range", value: "bytes=\(range.lowerBound)-\(range.upperBound - 1)") }
         do {
             let response = try await client.execute(request, timeout: timeout)
             let code = Int(response.status.code)
-            if code == 200 || code == 206 { return .success((response, response.body)) }
+            if code == 200 || code == 206 {
+                let head = DownloadMachine.Head(
+                    status: code, contentRange: response.headers.first(name: "Content-Range"),
+                    contentLength: response.headers.first(name: "Content-Length").flatMap(Int.init), etag: response.headers.first(name: "ETag"))
+                return .success((head, response.body))
+            }
             let body = (try? await response.body.collect(upTo: 64 << 10)).map { String(buffer: $0) } ?? ""
             return .failure(.status(code, retryAfter: RetryPolicy.retryAfter(response.headers.first(name: "Retry-After")), body: redactor.redact(body)))
         } catch {
@@ -303,87 +262,27 @@ public struct Downloader: Sendable {
         }
     }
 
-    /// Sends a ranged GET, retrying what is worth retrying.
-    private func openRange(_ url: String, _ range: Range<Int>, tally: Tally) async throws(DownloadError)
-        -> (HTTPClientResponse, HTTPClientResponse.Body)
-    {
-        try await retrying("bytes \(range.lowerBound)-\(range.upperBound - 1)", tally: tally) { () async throws(DownloadError) in
-            await get(url, range: range, timeout: options.partTimeout)
-        }
-    }
-
-    static func finalError(_ f: TransferFailure) -> DownloadError {
-        switch f {
-        case .connect(let why), .dropped(let why): .connection(why)
-        case .status(let code, _, let body): S3Answer.error(status: code, body: body)
-        }
-    }
-
-    /// Streams one part into place, resuming from what it has after a failure.
-    private func fetch(
-        _ url: String, part: Part, fd: Int32, tally: Tally, report: @escaping @Sendable () -> Void, opened: HTTPClientResponse.Body?
-    ) async throws(DownloadError) {
-        var body = opened
-        try await retrying("bytes \(part.remaining.lowerBound)-\(part.range.upperBound - 1)", tally: tally) { () async throws(DownloadError) -> Result<Void, TransferFailure> in
-            if body == nil {
-                switch await get(url, range: part.remaining, timeout: options.partTimeout) {
-                case .failure(let failure): return .failure(failure)
-                case .success(let (head, b)):
-                    guard head.status == .partialContent else { throw DownloadError.status(Int(head.status.code), "the server stopped honouring Range") }
-                    body = b
-                }
+    /// Writes a body into place from `offset`, at most `limit` bytes (the excess ignored):
+    /// the bytes written, and how the body broke off when it did. A disk error is thrown.
+    private func write(
+        _ body: HTTPClientResponse.Body, fd: Int32, at offset: Int, limit: Int?, tally: Tally, report: @Sendable () -> Void
+    ) async throws(DownloadError) -> (Int, TransferFailure?) {
+        var written = 0
+        do {
+            for try await chunk in body {
+                let n = min(limit.map { $0 - written } ?? Int.max, chunk.readableBytes)
+                try write(fd: fd, chunk, count: n, at: offset + written)
+                written += n
+                tally.add(n)
+                report()
+                if let limit, written >= limit { break }
             }
-            guard let stream = body else { return .failure(.dropped("no body")) }
-            body = nil
-            do {
-                for try await chunk in stream {
-                    let room = part.remaining.count
-                    let n = min(room, chunk.readableBytes)
-                    try write(fd: fd, chunk, count: n, at: part.remaining.lowerBound)
-                    part.add(n)
-                    _ = tally.add(n)
-                    report()
-                    if n < chunk.readableBytes { break }  // more than asked for: ignore the excess
-                }
-            } catch let error as DownloadError {
-                throw error
-            } catch {
-                return .failure(FailureClassifier.classify(error, redact: redactor.redact))
-            }
-            return part.remaining.isEmpty ? .success(()) : .failure(.dropped("the body ended \(part.remaining.count) bytes short"))
+        } catch let error as DownloadError {
+            throw error
+        } catch {
+            return (written, FailureClassifier.classify(error, redact: redactor.redact))
         }
-    }
-
-    /// A server that ignores ranges: one stream; after a failure, start again from zero.
-    private func singleStream(
-        _ url: String, fd: Int32, first: HTTPClientResponse.Body?, total: Int, tally: Tally, report: @escaping @Sendable () -> Void
-    ) async throws(DownloadError) {
-        var body: HTTPClientResponse.Body? = first
-        try await retrying("the whole file", tally: tally) { () async throws(DownloadError) -> Result<Void, TransferFailure> in
-            if body == nil {
-                _ = tally.add(-tally.received)
-                switch await get(url, range: nil, timeout: .hours(2)) {
-                case .failure(let failure): return .failure(failure)
-                case .success(let (_, b)): body = b
-                }
-            }
-            guard let stream = body else { return .failure(.dropped("no body")) }
-            body = nil
-            var offset = 0
-            do {
-                for try await chunk in stream {
-                    try write(fd: fd, chunk, count: chunk.readableBytes, at: offset)
-                    offset += chunk.readableBytes
-                    _ = tally.add(chunk.readableBytes)
-                    report()
-                }
-            } catch let error as DownloadError {
-                throw error
-            } catch {
-                return .failure(FailureClassifier.classify(error, redact: redactor.redact))
-            }
-            return total < 0 || offset == total ? .success(()) : .failure(.dropped("the body ended \(total - offset) bytes short"))
-        }
+        return (written, nil)
     }
 
     private func write(fd: Int32, _ buffer: ByteBuffer, count: Int, at offset: Int) throws(DownloadError) {
@@ -403,32 +302,6 @@ public struct Downloader: Sendable {
         guard statvfs(folder.isEmpty ? "." : folder, &fs) == 0 else { return }
         let available = Int(fs.f_bavail) * Int(fs.f_frsize)
         if available < needed { throw .diskFull(needed: needed, available: available, folder: folder) }
-    }
-
-    // MARK: Checksums
-
-    /// Hashes the parts in file order as they finish (announced on `finished`).
-    static func hashInOrder(fd: Int32, plan: DownloadPlan, finished: AsyncStream<Int>) async throws(DownloadError) -> String {
-        var hasher = FileMD5(fd: fd)
-        var done = Set<Int>()
-        var next = 0
-        for await index in finished {
-            done.insert(index)
-            while done.contains(next) {
-                try hasher.add(plan.parts[next])
-                done.remove(next)
-                next += 1
-            }
-            if next == plan.parts.count { break }
-        }
-        return hasher.hex
-    }
-
-    /// The MD5 of a file's first `size` bytes.
-    static func md5(fd: Int32, size: Int) throws(DownloadError) -> String {
-        var hasher = FileMD5(fd: fd)
-        try hasher.add(0..<size)
-        return hasher.hex
     }
 }
 
