@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import MHSContract
 import MHSSecrets
@@ -16,6 +18,9 @@ final class EmulatorCore: Sendable {
     let tokens = TokenIssuer()
     let redactor: Redactor
     let workDirectory: String
+    /// The CA and server certificate, and where the CA was written, when serving HTTPS.
+    let authority: TLSAuthority?
+    let caFile: String?
 
     init(configuration: EmulatorConfiguration) async throws {
         guard !configuration.scans.isEmpty else { throw EmulatorError.noSlides }
@@ -27,6 +32,18 @@ final class EmulatorCore: Sendable {
         slides = prepared.slides
         platform = Platform(tasks: prepared.tasks, faults: configuration.faults)
         redactor = Redactor(secrets: [configuration.apiKeySecret])
+        if let tls = configuration.tls {
+            let authority = try TLSAuthority(hostName: tls.hostName)
+            let file = tls.caFile ?? work + "/ca.pem"
+            do {
+                try authority.writeCA(to: file)
+            } catch {
+                throw EmulatorError.cannotListen("cannot write the CA certificate to \(file): \(error.localizedDescription)")
+            }
+            (self.authority, caFile) = (authority, file)
+        } else {
+            (authority, caFile) = (nil, nil)
+        }
     }
 
     func task(number: Int) -> EmulatedTask? { tasks.first { $0.number == number } }
@@ -56,7 +73,7 @@ public enum Emulator {
     ) async throws -> T {
         let core = try await EmulatorCore(configuration: configuration)
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = makeApplication(core, logger: logger ?? quietLogger()) { port in readyContinuation.yield(port) }
+        let app = try makeApplication(core, logger: logger ?? quietLogger()) { port in readyContinuation.yield(port) }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await app.run()
@@ -78,7 +95,7 @@ public enum Emulator {
         onReady: @escaping @Sendable (RunningEmulator) async -> Void
     ) async throws -> RunningEmulator.Summary {
         let core = try await EmulatorCore(configuration: configuration)
-        let app = makeApplication(core, logger: logger ?? quietLogger()) { port in
+        let app = try makeApplication(core, logger: logger ?? quietLogger()) { port in
             await onReady(RunningEmulator(core: core, port: port))
         }
         try await app.runService()
@@ -93,15 +110,16 @@ public enum Emulator {
 
     static func makeApplication(
         _ core: EmulatorCore, logger: Logger, onPort: @escaping @Sendable (Int) async -> Void
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let router = Router(context: EmulatorContext.self)
         router.add(middleware: CallRecorder(platform: core.platform, redactor: core.redactor))
         S3Routes(emulator: core).register(on: router)
         APIRoutes(emulator: core).register(on: router)
         AdminRoutes(emulator: core).register(on: router)
         PageRoutes(emulator: core).register(on: router)
+        let server: HTTPServerBuilder = try core.authority.map { try .tls(.http1(), tlsConfiguration: $0.serverConfiguration()) } ?? .http1()
         return Application(
-            router: router,
+            router: router, server: server,
             configuration: .init(address: .hostname(core.configuration.host, port: core.configuration.port), serverName: "mhs-emulator"),
             onServerRunning: { channel in await onPort(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -119,10 +137,24 @@ public struct RunningEmulator: Sendable {
         self.port = port
     }
 
-    /// `http://127.0.0.1:PORT`.
-    public var baseURL: String { "http://\(core.configuration.host):\(port)" }
-    /// The API base a container's `HOST` points at.
+    /// `http://127.0.0.1:PORT`, or with TLS `https://api.<host>:PORT` (every route, the
+    /// presigned slide URLs too, under the one name a container must reach).
+    public var baseURL: String {
+        if let tls = core.configuration.tls { return "https://api.\(tls.hostName):\(port)" }
+        return "http://\(core.configuration.host):\(port)"
+    }
+    /// The API base a container's `HOST` leads to.
     public var apiBaseURL: String { baseURL + "/api/v3" }
+    /// What `HOST` is: the API base URL over plain HTTP (mhs reads either form), or with TLS
+    /// the bare `<host>:PORT` the real platform's containers expect.
+    public var hostVariable: String {
+        if let tls = core.configuration.tls { return "\(tls.hostName):\(port)" }
+        return apiBaseURL
+    }
+    /// With TLS: the host names clients must resolve to this machine (`api.<host>`, `<host>`).
+    public var tlsHostNames: [String] { core.configuration.tls.map { ["api.\($0.hostName)", $0.hostName] } ?? [] }
+    /// With TLS: the CA certificate file (PEM) clients must trust.
+    public var caFile: String? { core.caFile }
     /// The tasks it serves, one scan each.
     public var tasks: [EmulatedTask] { core.tasks }
     /// The API key the token endpoint accepts.
@@ -153,7 +185,7 @@ public struct RunningEmulator: Sendable {
         let task = task ?? core.tasks[0]
         let scan = task.scans[0]
         var env: [(String, String)] = [
-            ("HOST", apiBaseURL), ("TASK_ID", task.taskID), ("SCAN_ID", scan.id), ("SCAN_URL", slideURL(scanId: scan.id)!),
+            ("HOST", hostVariable), ("TASK_ID", task.taskID), ("SCAN_ID", scan.id), ("SCAN_URL", slideURL(scanId: scan.id)!),
         ]
         if scan.zipFile != nil { env.append(("SCAN_URL_ZIP", slideURL(scanId: scan.id, zip: true)!)) }
         switch auth ?? core.configuration.auth {

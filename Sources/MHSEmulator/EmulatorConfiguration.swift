@@ -44,12 +44,29 @@ public struct EmulatorConfiguration: Sendable {
     /// probe-slide`), so a hostile slide that crashes OpenSlide is marked unreadable instead
     /// of taking the emulator down. `mhs emulator` and `mhs demo` probe with themselves.
     public var probe: SlideProbe?
+    /// HTTPS with a private CA made at start (`mhs emulator --tls`), under a host name:
+    /// `HOST` is then that bare name and port (`techcyte.test:8443`), so a container that
+    /// builds `https://api.<HOST>/api/v3` — any written for the real platform — reaches it.
+    public var tls: TLSOptions?
 
     public init(scans: [ScanSpec], auth: EmulatorAuth = .jwt, apiKeyID: String? = nil, apiKeySecret: String? = nil) {
         self.scans = scans
         self.auth = auth
         self.apiKeyID = apiKeyID ?? "emu-key-" + randomHex(4)
         self.apiKeySecret = apiKeySecret ?? "emu-secret-" + randomHex(16)
+    }
+}
+
+/// How the emulator serves HTTPS.
+public struct TLSOptions: Sendable {
+    /// The platform's host name (`HOST` without the port); its `api.` name is what clients dial.
+    public var hostName: String
+    /// Where the CA certificate is written (PEM); `ca.pem` in the work folder by default.
+    public var caFile: String?
+
+    public init(hostName: String = "techcyte.test", caFile: String? = nil) {
+        self.hostName = hostName
+        self.caFile = caFile
     }
 }
 

@@ -52,7 +52,7 @@ public struct TechcyteAPI: Sendable {
             let body = try await response.body.collect(upTo: 4 << 20)
             return (Int(response.status.code), String(buffer: body))
         } catch {
-            throw .connection(redactor.redact("\(error)"))
+            throw .connection(TLSHint.explain(redactor.redact("\(error)")))
         }
     }
 

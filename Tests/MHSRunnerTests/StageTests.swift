@@ -234,6 +234,25 @@ struct ConfigurationTests {
         #expect(c.deadline == 600 && c.postMargin == 60)
     }
 
+    @Test("an extra CA: MHS_CA_FILE first, else SSL_CERT_FILE; an unreadable one is named with the other problems")
+    func caFile() throws {
+        let env = [
+            "HOST": "techcyte.test:8443", "TASK_ID": "5", "SCAN_ID": "7", "SCAN_URL": "https://api.techcyte.test:8443/s", "JWT_TOKEN": "aaaa.bbbb.cccc",
+        ]
+        let readable = #filePath
+        #expect(try TaskConfiguration.parse(env).caFile == nil)
+        #expect(try TaskConfiguration.parse(env.merging(["SSL_CERT_FILE": readable]) { $1 }).caFile == readable)
+        let both = try TaskConfiguration.parse(env.merging(["SSL_CERT_FILE": "/nonexistent", "MHS_CA_FILE": readable]) { $1 })
+        #expect(both.caFile == readable && both.apiBaseURL == "https://api.techcyte.test:8443/api/v3")
+        do {
+            _ = try TaskConfiguration.parse(env.merging(["MHS_CA_FILE": "/nonexistent/ca.pem", "TASK_ID": ""]) { $1 })
+            Issue.record("an unreadable MHS_CA_FILE was accepted")
+        } catch {
+            #expect(error.problems.contains { $0.contains("MHS_CA_FILE '/nonexistent/ca.pem' is not a readable file") })
+            #expect(error.problems.contains { $0.contains("TASK_ID") })
+        }
+    }
+
     @Test("a catalog refuses two classifiers of one name; nil picks the first")
     func catalog() throws {
         struct Named: Classifier {

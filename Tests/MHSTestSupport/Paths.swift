@@ -41,6 +41,13 @@ public struct Outcome: Sendable {
     /// Wall time from the process's start to its exit.
     public var seconds: Double = 0
     public var all: String { stdout + stderr }
+
+    public init(status: Int32, stdout: String, stderr: String, seconds: Double = 0) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.seconds = seconds
+    }
 }
 
 /// Runs the real `mhs` binary with `arguments`, an environment, and optional input.

@@ -60,6 +60,9 @@ public struct TaskConfiguration: Sendable {
     public var libraries = LibraryLocations()
     /// Processors the task may use (the entry point measures them).
     public var processorCount = 1
+    /// `MHS_CA_FILE`, else `SSL_CERT_FILE`: certificates (PEM) trusted beside the system's,
+    /// for a platform — or `mhs emulator --tls` — whose certificate a private CA signed.
+    public var caFile: String?
     /// Every variable given, but the secrets (`JWT_TOKEN`, `API_KEY_SECRET`): a
     /// classifier's own settings (``ClassifierContext/setting(_:)``) and the debug bundle's
     /// `environment.txt` read them here.
@@ -193,6 +196,13 @@ public struct TaskConfiguration: Sendable {
             }
         }
 
+        var caFile: String?
+        for name in ["MHS_CA_FILE", "SSL_CERT_FILE"] {
+            guard let path = value(name) else { continue }
+            if access(path, R_OK) == 0 { caFile = path } else { problems.append("\(name) '\(path)' is not a readable file of CA certificates") }
+            break
+        }
+
         let classifierName = value("MHS_CLASSIFIER")
         if let classifierName, let classifiers, !classifiers.contains(classifierName) {
             problems.append("MHS_CLASSIFIER '\(classifierName)' is not a known classifier (known: \(classifiers.joined(separator: ", ")))")
@@ -206,6 +216,7 @@ public struct TaskConfiguration: Sendable {
             postMargin: min(margin, deadline / 2), downloadConnections: connections, downloadPartMB: partMB, inferenceDevice: device)
         parsed.postConfirmWindow = confirmWindow
         parsed.probeTimeout = probeTimeout
+        parsed.caFile = caFile
         parsed.libraries = LibraryLocations(environment: env)
         parsed.processorCount = max(1, processorCount)
         parsed.settings = env.filter { !secretVariables.contains($0.key) }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import MHSContract
 import MHSDynamicLibrary
@@ -90,12 +91,14 @@ public struct TaskRunner: Sendable {
         }
 
         var configuration: TaskConfiguration?
+        var trusting: HTTPClient?
         let ending: Ending
         do {
             let names: [String]? = if case .byName(let catalog) = choice { catalog.names } else { nil }
             let parsed = try TaskConfiguration.parse(environment, classifiers: names, processorCount: processorCount)
             configuration = parsed
-            ending = await race(parsed, gpu: gpu, recorder: recorder, clockStart: clockStart, signals: signals)
+            trusting = parsed.caFile.map { HTTPClient.trusting(caFile: $0) }
+            ending = await race(parsed, client: trusting ?? .shared, gpu: gpu, recorder: recorder, clockStart: clockStart, signals: signals)
         } catch {
             ending = (.configuration, error.description)
         }
@@ -105,23 +108,24 @@ public struct TaskRunner: Sendable {
         }
         let timings = recorder.report.stages.map { "\($0.name) \(Self.seconds($0.seconds))" }.joined(separator: ", ")
         if !timings.isEmpty { console.say("Stage timings: \(timings)") }
-        await ReportStage(console: console, recorder: recorder).run(
+        await ReportStage(console: console, recorder: recorder, client: trusting ?? .shared).run(
             status: ending.status, message: ending.message.map(console.redact), configuration: configuration,
             fallbackOutput: environment["MHS_OUTPUT_DIR"] ?? "/output", resultsKept: recorder.resultsSaved,
             resultPNG: recorder.resultPNG)
+        try? await trusting?.shutdown()
         return ending.status
     }
 
     /// The stages against the deadline and the signals; the first to finish decides.
     private func race(
-        _ configuration: TaskConfiguration, gpu: CUDAStatus, recorder: RunRecorder, clockStart: ContinuousClock.Instant,
+        _ configuration: TaskConfiguration, client: HTTPClient, gpu: CUDAStatus, recorder: RunRecorder, clockStart: ContinuousClock.Instant,
         signals: UnixSignalsSequence?
     ) async -> Ending {
         let cutoff = clockStart + .seconds(configuration.deadline - configuration.postMargin)
         return await withTaskGroup(of: Ending?.self) { group in
             group.addTask {
                 do {
-                    try await self.stages(configuration, gpu: gpu, recorder: recorder, cutoff: cutoff)
+                    try await self.stages(configuration, client: client, gpu: gpu, recorder: recorder, cutoff: cutoff)
                     return (.posted, nil)
                 } catch let failure as StageFailure {
                     return (failure.status, failure.message)
@@ -167,7 +171,7 @@ public struct TaskRunner: Sendable {
 
     // MARK: The stages
 
-    private func stages(_ env: TaskConfiguration, gpu: CUDAStatus, recorder: RunRecorder, cutoff: ContinuousClock.Instant) async throws {
+    private func stages(_ env: TaskConfiguration, client: HTTPClient, gpu: CUDAStatus, recorder: RunRecorder, cutoff: ContinuousClock.Instant) async throws {
         let classifier: any Classifier
         switch choice {
         case .given(let c): classifier = c
@@ -191,7 +195,7 @@ public struct TaskRunner: Sendable {
             }
         }
         let redactor = Redactor(secrets: env.secrets)
-        let api = TechcyteAPI(baseURL: env.apiBaseURL, redactor: redactor)
+        let api = TechcyteAPI(baseURL: env.apiBaseURL, client: client, redactor: redactor)
 
         // A wrong API key must not cost a whole run: exchange it before downloading. The
         // probe's child starts now, so that its start overlaps the exchange and the download.
@@ -200,7 +204,7 @@ public struct TaskRunner: Sendable {
                 try await CredentialsStage(api: api, credentials: env.credentials, console: console).run()
             }
             let scan = try await recorder.time("download", summary: \.summary) {
-                try await DownloadStage(configuration: env, redactor: redactor, console: console, recorder: recorder).run()
+                try await DownloadStage(configuration: env, redactor: redactor, console: console, recorder: recorder, client: client).run()
             }
             let slide = try await recorder.time("open", summary: { "\($0.dimensions.width)x\($0.dimensions.height)" }) {
                 try await OpenStage(configuration: env, probeExecutable: probeExecutable, console: console, recorder: recorder).run(scan, in: started)

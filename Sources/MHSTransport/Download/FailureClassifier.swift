@@ -6,7 +6,7 @@ import NIOPosix
 /// request) from those after (a POST may have been applied).
 enum FailureClassifier {
     static func classify(_ error: any Error, redact: (String) -> String) -> TransferFailure {
-        let text = redact("\(error)")
+        let text = TLSHint.explain(redact("\(error)"))
         if let e = error as? HTTPClientError {
             return [HTTPClientError.connectTimeout, .invalidURL, .emptyHost, .emptyScheme].contains(e) ? .connect(text) : .dropped(text)
         }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import MHSSecrets
 import MHSSlide
@@ -30,8 +31,11 @@ package struct DownloadStage: Sendable {
     package var redactor: Redactor
     package var console: Console
     package var recorder: RunRecorder
+    /// The task's HTTP client (one trusting `caFile` when set).
+    package var client: HTTPClient
 
-    package init(configuration: TaskConfiguration, redactor: Redactor, console: Console, recorder: RunRecorder) {
+    package init(configuration: TaskConfiguration, redactor: Redactor, console: Console, recorder: RunRecorder, client: HTTPClient = .shared) {
+        self.client = client
         self.configuration = configuration
         self.redactor = redactor
         self.console = console
@@ -44,7 +48,7 @@ package struct DownloadStage: Sendable {
         if let n = env.downloadConnections { options.connections = n }
         if let mb = env.downloadPartMB { options.partSize = mb << 20 }
         let console = self.console
-        let downloader = Downloader(redactor: redactor, options: options, logger: console.logger(label: "mhs.download"))
+        let downloader = Downloader(client: client, redactor: redactor, options: options, logger: console.logger(label: "mhs.download"))
         let progress = ProgressPrinter(console: console)
         let base = env.workDirectory + "/scan-\(env.scanID)"
         let url = env.scanZipURL ?? env.scanURL

@@ -1,6 +1,7 @@
 import Foundation
 import MHSContract
 import MHSSecrets
+import AsyncHTTPClient
 import MHSTransport
 
 /// The end of every run, however it ended: partial results when the deadline or a signal
@@ -9,10 +10,13 @@ import MHSTransport
 package struct ReportStage: Sendable {
     package var console: Console
     package var recorder: RunRecorder
+    /// The task's HTTP client, for the debug bundle's PUT.
+    package var client: HTTPClient
 
-    package init(console: Console, recorder: RunRecorder) {
+    package init(console: Console, recorder: RunRecorder, client: HTTPClient = .shared) {
         self.console = console
         self.recorder = recorder
+        self.client = client
     }
 
     /// - Parameters:
@@ -63,7 +67,7 @@ package struct ReportStage: Sendable {
         if let png = resultPNG, let data = FileManager.default.contents(atPath: png) { files.append(("result.png", Array(data))) }
         do {
             let zip = try DebugBundle.zip(files)
-            try await TechcyteAPI(baseURL: env.apiBaseURL, redactor: Redactor(secrets: env.secrets)).uploadDebugBundle(to: uploadURL, bytes: zip)
+            try await TechcyteAPI(baseURL: env.apiBaseURL, client: client, redactor: Redactor(secrets: env.secrets)).uploadDebugBundle(to: uploadURL, bytes: zip)
             console.say("Debug bundle uploaded (\(zip.count) bytes: \(files.map(\.0).joined(separator: ", ")))")
         } catch {
             console.say("WARNING: the debug bundle could not be uploaded: \(error)")
