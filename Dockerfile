@@ -15,6 +15,9 @@ ARG SWIFT_IMAGE=swift:6.3-noble
 ARG RUNTIME_IMAGE=ubuntu:24.04
 ARG CUDA_IMAGE=nvidia/cuda:13.0.0-base-ubuntu24.04
 ARG ONNXRUNTIME_VERSION=1.31.1
+# The commit the image is built from (`--build-arg MHS_COMMIT=$(git rev-parse HEAD)`):
+# `mhs --version` prints it, and the image's OCI label carries it.
+ARG MHS_COMMIT=unknown
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
@@ -43,6 +46,10 @@ RUN pip install --no-cache-dir "onnxruntime-gpu[cuda,cudnn]==${ONNXRUNTIME_VERSI
 
 FROM ${CUDA_IMAGE} AS gpu
 ARG ONNXRUNTIME_VERSION
+ARG MHS_COMMIT
+LABEL org.opencontainers.image.title="mhs" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${MHS_COMMIT}"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libspng0 libturbojpeg \
     && rm -rf /var/lib/apt/lists/* \
@@ -56,14 +63,20 @@ COPY --from=build /usr/local/bin/mhs /usr/local/bin/mhs
 ENV MHS_OPENSLIDE_LIB=/usr/local/lib/mhs/libopenslide.so.1 \
     MHS_ONNXRUNTIME_LIB=/usr/local/lib/mhs/onnxruntime/libonnxruntime.so.${ONNXRUNTIME_VERSION} \
     MHS_CUBLAS_LIB=/usr/local/lib/mhs/cuda/libcublas.so.13 \
+    MHS_CUDA_VERSION=13.0 \
     LD_LIBRARY_PATH=/usr/local/lib/mhs/cuda \
     MHS_OUTPUT_DIR=/output \
-    MHS_WORK_DIR=/tmp
+    MHS_WORK_DIR=/tmp \
+    MHS_COMMIT=${MHS_COMMIT}
 USER 10001
 ENTRYPOINT ["mhs", "run"]
 
 FROM ${RUNTIME_IMAGE} AS cpu
 ARG ONNXRUNTIME_VERSION
+ARG MHS_COMMIT
+LABEL org.opencontainers.image.title="mhs" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${MHS_COMMIT}"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libspng0 libturbojpeg \
     && rm -rf /var/lib/apt/lists/* \
@@ -75,6 +88,7 @@ COPY --from=build /usr/local/bin/mhs /usr/local/bin/mhs
 ENV MHS_OPENSLIDE_LIB=/usr/local/lib/mhs/libopenslide.so.1 \
     MHS_ONNXRUNTIME_LIB=/usr/local/lib/mhs/libonnxruntime.so.${ONNXRUNTIME_VERSION} \
     MHS_OUTPUT_DIR=/output \
-    MHS_WORK_DIR=/tmp
+    MHS_WORK_DIR=/tmp \
+    MHS_COMMIT=${MHS_COMMIT}
 USER 10001
 ENTRYPOINT ["mhs", "run"]

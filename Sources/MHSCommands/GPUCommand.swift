@@ -32,7 +32,7 @@ struct GPUCommand: ParsableCommand {
         }
         guard size >= 16, size <= 16384 else { throw ValidationError("--size must be from 16 to 16384") }
         let locations = LibraryLocations(environment: CommandContext.current.environment)
-        let status = CUDAProbe.probe(locations: locations)
+        let status = CUDAProbe.probe(locations: locations, surroundings: .observe(environment: CommandContext.current.environment))
         printFlushed(status.description)
         var failed = false
         if status.isAvailable {

@@ -55,17 +55,21 @@ struct CommandContext: Sendable {
 
 /// The `mhs` command: build, test and run Techcyte Model Hosting Service classifiers.
 struct Root: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "mhs",
-        abstract: "Build, test and run GPU classifiers for Techcyte's Model Hosting Service.",
-        discussion: """
-            A Model Hosting Service container downloads one scan, runs a classifier on it and \
-            posts GeoJSON annotations and an AI-workflow report back to Techcyte. `mhs` checks \
-            those results against the platform's contract before anything is sent.
-            """,
-        subcommands: [
-            RunCommand.self, DemoCommand.self, EmulatorCommand.self, ValidateCommand.self, InspectCommand.self, FetchCommand.self,
-            GPUCommand.self, NewCommand.self, ProbeSlideCommand.self,
-        ]
-    )
+    // Computed: read inside ``MHSCommand/main(classifiers:)``, where the environment is known.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "mhs",
+            abstract: "Build, test and run GPU classifiers for Techcyte's Model Hosting Service.",
+            discussion: """
+                A Model Hosting Service container downloads one scan, runs a classifier on it and \
+                posts GeoJSON annotations and an AI-workflow report back to Techcyte. `mhs` checks \
+                those results against the platform's contract before anything is sent.
+                """,
+            version: MHSVersion.description(commit: CommandContext.current.environment["MHS_COMMIT"]),
+            subcommands: [
+                RunCommand.self, DemoCommand.self, EmulatorCommand.self, ValidateCommand.self, InspectCommand.self, FetchCommand.self,
+                GPUCommand.self, NewCommand.self, ProbeSlideCommand.self,
+            ]
+        )
+    }
 }

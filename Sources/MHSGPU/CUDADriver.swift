@@ -88,7 +88,7 @@ public final class CUDADriver: @unchecked Sendable {
         var failure = ""
         guard let lib = SharedLibrary.open(name, failure: &failure) else {
             let missing = failure.contains("No such file") || failure.contains("cannot open shared object")
-            throw .notFound("\(name) not found: no NVIDIA driver in this container" + (missing ? "" : " (\(failure))"))
+            throw .notFound("\(name) not found" + (missing ? "" : " (\(failure))"))
         }
         func f<T>(_ symbol: String, _ type: T.Type) throws(LoadFailure) -> T {
             guard let fn = lib.function(symbol, as: type) else { throw .missingSymbol(path: name, name: symbol) }

@@ -30,7 +30,8 @@ public struct CUDAStatus: Sendable, CustomStringConvertible {
     /// The driver that answered (for ``GPUCheck``), loaded once.
     public var driver: CUDADriver?
 
-    public var isAvailable: Bool { !devices.isEmpty }
+    /// Devices answered and nothing makes them unusable (a driver too old for the image's CUDA).
+    public var isAvailable: Bool { !devices.isEmpty && unavailableReason == nil }
 
     public init(driverVersion: String?, devices: [Device], unavailableReason: String?, driver: CUDADriver? = nil) {
         self.driverVersion = driverVersion
@@ -41,7 +42,7 @@ public struct CUDAStatus: Sendable, CustomStringConvertible {
 
     /// The one-line summary printed first by `mhs run`, as the template does.
     public var description: String {
-        if let first = devices.first {
+        if isAvailable, let first = devices.first {
             return "CUDA available: True — \(devices.count) device(s), device 0: \(first.name) (\(GiB(first.totalMemory)) GiB, compute \(first.computeCapability)), CUDA driver \(driverVersion ?? "?")"
         }
         return "CUDA available: False (\(unavailableReason ?? "no device")) — running on the CPU"
@@ -52,28 +53,38 @@ func GiB(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / Double
 
 /// Probes the CUDA driver API.
 public enum CUDAProbe {
-    /// Loads `libcuda.so.1` (or `MHS_CUDA_LIB`) and asks for every device.
+    /// ``probe(locations:surroundings:)`` with what the file system shows and no variables.
     public static func probe(locations: LibraryLocations) -> CUDAStatus {
+        probe(locations: locations, surroundings: .observe(environment: [:]))
+    }
+
+    /// Loads `libcuda.so.1` (or `MHS_CUDA_LIB`) and asks for every device; when CUDA is not
+    /// usable, `surroundings` (the container, its device nodes, `NVIDIA_VISIBLE_DEVICES`, the
+    /// image's CUDA version) say why in ``CUDAStatus/unavailableReason``, and what to do.
+    public static func probe(locations: LibraryLocations, surroundings: GPUSurroundings) -> CUDAStatus {
         let driver: CUDADriver
         do {
             driver = try CUDADriver(locations: locations)
         } catch {
-            return CUDAStatus(driverVersion: nil, devices: [], unavailableReason: error.description)
+            return CUDAStatus(driverVersion: nil, devices: [], unavailableReason: GPUAdvice.driverLibraryMissing(surroundings, detail: error.description))
         }
-        return probe(driver)
+        return probe(driver, surroundings: surroundings)
     }
 
     /// Asks a loaded driver for every device.
-    public static func probe(_ driver: CUDADriver) -> CUDAStatus {
+    public static func probe(_ driver: CUDADriver, surroundings: GPUSurroundings) -> CUDAStatus {
         let version = driver.version()
         do {
             try driver.initialize()
         } catch {
-            return CUDAStatus(driverVersion: version, devices: [], unavailableReason: error.description)
+            return CUDAStatus(
+                driverVersion: version, devices: [], unavailableReason: GPUAdvice.driverRefused(surroundings, code: error.code, detail: error.description))
         }
         var n: Int32 = 0
         guard driver.deviceGetCount(&n) == 0, n > 0 else {
-            return CUDAStatus(driverVersion: version, devices: [], unavailableReason: "the driver reports no device")
+            return CUDAStatus(
+                driverVersion: version, devices: [],
+                unavailableReason: GPUAdvice.driverRefused(surroundings, code: 100, detail: "the driver reports no device"))
         }
         var devices: [CUDAStatus.Device] = []
         for i in 0..<n {
@@ -91,8 +102,9 @@ public enum CUDAProbe {
             let name = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             devices.append(.init(index: Int(i), name: name, totalMemory: memory, computeCapability: "\(major).\(minor)", multiprocessors: Int(sms)))
         }
+        let tooOld = version.flatMap { GPUAdvice.driverTooOld(surroundings, driver: $0) }
         return CUDAStatus(
-            driverVersion: version, devices: devices, unavailableReason: devices.isEmpty ? "no device answered" : nil,
+            driverVersion: version, devices: devices, unavailableReason: devices.isEmpty ? "no device answered" : tooOld,
             driver: devices.isEmpty ? nil : driver)
     }
 }

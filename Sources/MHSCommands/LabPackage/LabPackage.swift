@@ -1,3 +1,5 @@
+import MHS
+
 /// The files of a lab's package, as `mhs new` writes them.
 ///
 /// The classifier is the template example's own source (embedded at build time from
@@ -13,7 +15,7 @@ struct LabPackage {
     }
 
     static let defaultURL = "https://github.com/techcyte-labs/mhs"
-    static let defaultVersion = "0.1.0"
+    static let defaultVersion = MHSVersion.number
 
     var name: String
     var dependency: Dependency

@@ -81,7 +81,7 @@ public struct TaskRunner: Sendable {
 
         // The GPU line comes first, whatever else is wrong.
         let libraries = LibraryLocations(environment: environment)
-        let gpu = CUDAProbe.probe(locations: libraries)
+        let gpu = CUDAProbe.probe(locations: libraries, surroundings: .observe(environment: environment))
         console.say(gpu.description)
         recorder.update { $0.gpu = gpu.description }
         if gpu.isAvailable {
