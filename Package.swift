@@ -54,7 +54,7 @@ let package = Package(
         // Secret redaction for logs, errors, records and files.
         .target(name: "MHSSecrets"),
         // RGBA rasters, drawing, PNG encoding.
-        .target(name: "MHSImaging", dependencies: ["CSpng", "MHSContract"]),
+        .target(name: "MHSImaging", dependencies: ["CSpng", "MHSContract", "MHSDynamicLibrary"]),
         // libturbojpeg (Debian's libturbojpeg0-dev) for JPEG tiles.
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         // zlib (Debian's zlib1g-dev) for series zips, inflated with bounded work.

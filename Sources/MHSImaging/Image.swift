@@ -1,5 +1,6 @@
 import CSpng
 import Dispatch
+import MHSDynamicLibrary
 
 #if canImport(Glibc)
 import Glibc
@@ -64,7 +65,7 @@ public struct RGBAImage: Sendable, Equatable {
         let reciprocals = Self.reciprocals(upTo: widest * tallest)
         let (sourceWidth, sourcePixels) = (width, pixels)
         // Bands of output rows shared among the cores: each writes only its own rows.
-        let bands = max(1, min(h / 64, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        let bands = max(1, min(h / 64, Processors.online))
         let out = [UInt8](unsafeUninitializedCapacity: w * h * 4) { buffer, count in
             sourcePixels.withUnsafeBufferPointer { source in
                 let pointers = BandPointers(source: source.baseAddress!, destination: buffer.baseAddress!)
