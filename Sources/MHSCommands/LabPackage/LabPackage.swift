@@ -157,7 +157,7 @@ struct LabPackage {
             && strip .build/release/\(typeName) \\
             && install -m 0755 .build/release/\(typeName) /usr/local/bin/classifier
 
-        FROM python:3.12-slim-bookworm AS libraries
+        FROM python:3.11-slim-bookworm AS libraries
         ARG ONNXRUNTIME_VERSION
         RUN pip install --no-cache-dir --no-deps openslide-bin==4.0.1.2 onnxruntime==${ONNXRUNTIME_VERSION} \\
             && python -c "import glob, os, shutil, sysconfig; sp = sysconfig.get_paths()['purelib']; os.makedirs('/out', exist_ok=True); [shutil.copy(f, '/out/') for f in [sp + '/openslide_bin/libopenslide.so.1'] + glob.glob(sp + '/onnxruntime/capi/libonnxruntime.so*')]"
