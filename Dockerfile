@@ -60,10 +60,6 @@ RUN case "${CUDA}" in 12) ort=1.23.2 ;; 13) ort=1.31.1 ;; *) echo "CUDA=${CUDA}:
 
 FROM ${RUNTIME_IMAGE} AS gpu
 ARG CUDA
-ARG MHS_COMMIT
-LABEL org.opencontainers.image.title="mhs" \
-      org.opencontainers.image.version="0.1.0" \
-      org.opencontainers.image.revision="${MHS_COMMIT}"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libspng0 libturbojpeg0 zlib1g \
     && rm -rf /var/lib/apt/lists/* \
@@ -74,6 +70,11 @@ COPY --from=libraries /out/libopenslide.so.1 /usr/local/lib/mhs/libopenslide.so.
 COPY --from=gpu-libraries /out/onnxruntime /usr/local/lib/mhs/onnxruntime
 COPY --from=gpu-libraries /out/cuda /usr/local/lib/mhs/cuda
 COPY --from=build /usr/local/bin/mhs /usr/local/bin/mhs
+# The commit last: a new one changes the image's metadata, not its layers.
+ARG MHS_COMMIT
+LABEL org.opencontainers.image.title="mhs" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${MHS_COMMIT}"
 # NVIDIA_* tell the container toolkit to mount the driver's compute libraries and nvidia-smi.
 ENV MHS_OPENSLIDE_LIB=/usr/local/lib/mhs/libopenslide.so.1 \
     MHS_ONNXRUNTIME_LIB=/usr/local/lib/mhs/onnxruntime/libonnxruntime.so.1 \
@@ -90,10 +91,6 @@ ENTRYPOINT ["mhs", "run"]
 
 FROM ${RUNTIME_IMAGE} AS cpu
 ARG ONNXRUNTIME_VERSION
-ARG MHS_COMMIT
-LABEL org.opencontainers.image.title="mhs" \
-      org.opencontainers.image.version="0.1.0" \
-      org.opencontainers.image.revision="${MHS_COMMIT}"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libspng0 libturbojpeg0 zlib1g \
     && rm -rf /var/lib/apt/lists/* \
@@ -102,6 +99,10 @@ RUN apt-get update \
     && chown mhs /output
 COPY --from=libraries /out/ /usr/local/lib/mhs/
 COPY --from=build /usr/local/bin/mhs /usr/local/bin/mhs
+ARG MHS_COMMIT
+LABEL org.opencontainers.image.title="mhs" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.revision="${MHS_COMMIT}"
 ENV MHS_OPENSLIDE_LIB=/usr/local/lib/mhs/libopenslide.so.1 \
     MHS_ONNXRUNTIME_LIB=/usr/local/lib/mhs/libonnxruntime.so.${ONNXRUNTIME_VERSION} \
     MHS_OUTPUT_DIR=/output \

@@ -78,14 +78,18 @@ swift_image=docker.io/library/swift:6.3-bookworm
 python_image=docker.io/library/python:3.11-slim-bookworm
 if ! podman image exists "$swift_image" || is_stand_in "$swift_image"; then
     say "stand-in $swift_image (Debian 12 and what the toolchain links with)"
+    t=$SECONDS
     podman build -q --pull=never -t "$swift_image" -f scripts/image/swift.Containerfile scripts/image > /dev/null
+    note "stand-in $swift_image ready in $((SECONDS - t)) s"
 fi
 if ! podman image exists "$python_image" || is_stand_in "$python_image"; then
     say "stand-in $python_image (Debian 12's Python and pip, trusting the host's CAs)"
     mkdir -p "$cache/python-context"
     cp scripts/image/python.Containerfile "$cache/python-context/Containerfile"
     cp /etc/ssl/certs/ca-certificates.crt "$cache/python-context/ca-certificates.crt"
+    t=$SECONDS
     podman build -q --pull=never -t "$python_image" "$cache/python-context" > /dev/null
+    note "stand-in $python_image ready in $((SECONDS - t)) s"
 fi
 
 # The toolchain and package copies the swift stand-in compiles with: this machine's.
@@ -126,7 +130,7 @@ layers() {  # the image's size, and per layer
 }
 
 libraries() {  # libraries IMAGE: each library mhs loads, and what they link, is in the image
-    local image=$1 fs unresolved
+    local image=$1 fs unresolved missing
     fs=$(podman image mount "$image")
     unresolved=$(
         for f in "$fs"/usr/local/bin/mhs "$fs"/usr/local/lib/mhs/*.so* "$fs"/usr/local/lib/mhs/*/*.so*; do
@@ -141,10 +145,8 @@ libraries() {  # libraries IMAGE: each library mhs loads, and what they link, is
             done
         done | sort -u)
     podman image unmount "$image" > /dev/null
-    if [ -n "$(printf '%s' "$unresolved" | grep -v -x 'libcuda\.so\.1')" ]; then
-        printf '%s\n' "$unresolved"
-        fail "$image: libraries missing from the image"
-    fi
+    missing=$(printf '%s\n' "$unresolved" | grep -v -x -e 'libcuda\.so\.1' -e '' | tr '\n' ' ' || true)
+    [ -z "$missing" ] || fail "$image: libraries missing from the image: $missing"
     note "$image: every library mhs, OpenSlide and ONNX Runtime link is in the image$(
         [ -n "$unresolved" ] && echo ', but libcuda.so.1 (the host driver, which the NVIDIA toolkit mounts)')"
 }
@@ -165,11 +167,11 @@ chmod 0777 "$run"
 emulator="mhs-image-emulator-$$"
 cleanup() { podman rm -f "$emulator" > /dev/null 2>&1 || true; rm -rf "$run"; }
 trap cleanup EXIT
-say "mhs emulator --tls in the image (network host), two tasks on $(basename "$slide")"
+say "mhs emulator --tls in the image (network host), three tasks on $(basename "$slide")"
+served="/slides/$(basename "$slide")"
 podman run -d --pull=never --name "$emulator" --network host --user 0 \
     -v "$(dirname "$slide")":/slides:ro -v "$run":/run/emulator --entrypoint mhs mhs:cpu \
-    emulator --tls --slide "/slides/$(basename "$slide")" --slide "/slides/$(basename "$slide")" \
-    --port 0 --ca-file /run/emulator/ca.pem > /dev/null
+    emulator --tls --slide "$served" --slide "$served" --slide "$served" --port 0 --ca-file /run/emulator/ca.pem > /dev/null
 for _ in $(seq 1 100); do
     podman logs "$emulator" 2>&1 | grep -q '^ready ' && break
     [ "$(podman inspect --format '{{.State.Running}}' "$emulator")" = true ] || { podman logs "$emulator"; fail "the emulator stopped"; }
@@ -182,7 +184,7 @@ port=$(sed -n 's|^ready https://[^:]*:\([0-9]*\).*|\1|p' "$run/banner.txt")
 # container instead).
 awk -v dir="$run" '/^# task /{n++} n && /^export / && !/SSL_CERT_FILE|REQUESTS_CA_BUNDLE/ {
     line = substr($0, 8); sub(/='\''/, "=", line); sub(/'\''$/, "", line); print line > (dir "/task" n ".env") }' "$run/banner.txt"
-[ -f "$run/task2.env" ] || { cat "$run/banner.txt"; fail "the emulator printed no tasks"; }
+[ -f "$run/task3.env" ] || { cat "$run/banner.txt"; fail "the emulator printed no tasks"; }
 trust=(--network host --add-host "api.techcyte.test:127.0.0.1" --add-host "techcyte.test:127.0.0.1"
     -v "$run/ca.pem:/etc/mhs-emulator-ca.pem:ro" -e SSL_CERT_FILE=/etc/mhs-emulator-ca.pem
     -e REQUESTS_CA_BUNDLE=/etc/mhs-emulator-ca.pem)
@@ -192,11 +194,12 @@ evaluations() {  # evaluations TASK: how many evaluations the platform holds for
         "https://api.techcyte.test:$port/_emulator/state" \
         | python3 -c 'import json, sys; s = json.load(sys.stdin); n = s["tasks"][int(sys.argv[1]) - 1]["number"]; print(sum(1 for e in s["evaluations"] if e["task_id"] == n))' "$1"
 }
-task() {  # task N NAME IMAGE: runs IMAGE on task N, times it, checks exit 0 and one evaluation
+task() {  # task N NAME IMAGE [ARGS...]: runs IMAGE on task N, times it, checks exit 0 and one evaluation
     local n=$1 name=$2 image=$3 t0 t1 status=0 count
+    shift 3
     mkdir -m 0777 -p "$run/output$n"
     t0=$(date +%s.%N)
-    podman run --rm --pull=never "${trust[@]}" -v "$run/output$n:/output" --env-file "$run/task$n.env" "$image" \
+    podman run --rm --pull=never "${trust[@]}" -v "$run/output$n:/output" --env-file "$run/task$n.env" "$@" "$image" \
         > "$out/task$n-${name// /-}.log" 2>&1 || status=$?
     t1=$(date +%s.%N)
     count=$(evaluations "$n")
@@ -210,7 +213,10 @@ task() {  # task N NAME IMAGE: runs IMAGE on task N, times it, checks exit 0 and
 }
 task 1 "mhs run" mhs:cpu
 [ -s "$run/output1/results.json" ] || fail "mhs run left no results.json in /output"
-task 2 "python client" mhs-python-client
+# The nuclei example runs its ONNX model through the image's ONNX Runtime (on the CPU here).
+task 2 "mhs run nuclei" mhs:cpu -e MHS_CLASSIFIER=nuclei
+grep -q -E '^nuclei: [0-9]+ nuclei in [0-9]+ patches' "$out/task2-mhs-run-nuclei.log" || fail "the nuclei classifier did not run"
+task 3 "python client" mhs-python-client
 
 # --- the gpu image: built, its libraries checked, its advice without a GPU --------------------
 gpu_check() {  # gpu_check TAG
