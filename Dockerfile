@@ -70,8 +70,12 @@ COPY --from=libraries /out/libopenslide.so.1 /usr/local/lib/mhs/libopenslide.so.
 COPY --from=gpu-libraries /out/onnxruntime /usr/local/lib/mhs/onnxruntime
 COPY --from=gpu-libraries /out/cuda /usr/local/lib/mhs/cuda
 COPY --from=build /usr/local/bin/mhs /usr/local/bin/mhs
-# The commit last: a new one changes the image's metadata, not its layers.
+# The commit last: a new one changes the image's metadata and one tiny layer, not the rest.
 ARG MHS_COMMIT
+# The binary runs on this base. Run with the commit, this step also keeps a builder's layer
+# cache from handing the label and variables below a previous commit's value (podman 4.3 does
+# not compare build arguments for LABEL and ENV).
+RUN MHS_COMMIT="${MHS_COMMIT}" mhs --version
 LABEL org.opencontainers.image.title="mhs" \
       org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.revision="${MHS_COMMIT}"
@@ -100,6 +104,10 @@ RUN apt-get update \
 COPY --from=libraries /out/ /usr/local/lib/mhs/
 COPY --from=build /usr/local/bin/mhs /usr/local/bin/mhs
 ARG MHS_COMMIT
+# The binary runs on this base. Run with the commit, this step also keeps a builder's layer
+# cache from handing the label and variables below a previous commit's value (podman 4.3 does
+# not compare build arguments for LABEL and ENV).
+RUN MHS_COMMIT="${MHS_COMMIT}" mhs --version
 LABEL org.opencontainers.image.title="mhs" \
       org.opencontainers.image.version="0.1.0" \
       org.opencontainers.image.revision="${MHS_COMMIT}"

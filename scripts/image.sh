@@ -154,6 +154,15 @@ libraries() {  # libraries IMAGE: each library mhs loads, and what they link, is
 build mhs:cpu cpu
 layers mhs:cpu
 binary=$(podman run --rm --pull=never --entrypoint sh mhs:cpu -c 'wc -c < /usr/local/bin/mhs')
+revision() {  # the image says the commit it was built from, in its label and to mhs --version
+    local label version said
+    label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}}' "$1")
+    version=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}}' "$1")
+    said=$(podman run --rm --pull=never --entrypoint mhs "$1" --version)
+    [ "$label" = "$commit" ] && [ "$said" = "mhs $version (commit ${commit:0:12})" ] \
+        || fail "$1 says it is $label ($said), built from $commit"
+}
+revision mhs:cpu
 note "mhs:cpu: /usr/local/bin/mhs is $((binary / 1000000)) MB (static Swift runtime, stripped); $(podman run --rm --pull=never --entrypoint mhs mhs:cpu --version)"
 libraries mhs:cpu
 podman build -q --pull=never -t mhs-python-client Examples/python-client > /dev/null
@@ -221,6 +230,7 @@ task 3 "python client" mhs-python-client
 # --- the gpu image: built, its libraries checked, its advice without a GPU --------------------
 gpu_check() {  # gpu_check TAG
     local said
+    revision "$1"
     libraries "$1"
     said=$(podman run --rm --pull=never --entrypoint mhs "$1" gpu 2>&1 || true)
     note "$1: mhs gpu here: $(printf '%s\n' "$said" | grep -m1 'CUDA available' || echo "(no CUDA line: $said)")"
