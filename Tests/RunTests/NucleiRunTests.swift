@@ -49,6 +49,16 @@ struct NucleiRunTests {
             }
             #expect(Double(drawn.count) >= 0.9 * Double(sample.count), "\(drawn.count) of \(sample.count) points drawn")
 
+            // QuPath gets every nucleus as a detection with its score, and the annotations.
+            let qupath = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/annotations.qupath.geojson"))))
+            let objects = try #require(qupath["features"]?.arrayValue)
+            let detections = objects.filter { $0["properties"]?["objectType"]?.stringValue == "detection" }
+            #expect(detections.count == report.points.count)
+            #expect(detections.first?["geometry"]?["coordinates"]?.arrayValue?.compactMap(\.doubleValue) == [report.points[0].x, report.points[0].y])
+            #expect(detections.first?["properties"]?["measurements"]?["score"]?.doubleValue == report.points[0].score)
+            #expect(Set(objects.filter { $0["properties"]?["objectType"]?.stringValue == "annotation" }
+                .compactMap { $0["properties"]?["classification"]?["name"]?.stringValue }) == Set(features.compactMap(\.annotationType)))
+
             // The run report says where the time went.
             let runReport = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json"))))
             let pipeline = try #require(runReport["pipeline"])

@@ -49,10 +49,24 @@ package struct ResultsStage: Sendable {
         do {
             try Data(json).write(to: URL(fileURLWithPath: path))
             console.say("Results saved to \(path)")
+            saveForQuPath(body)
             return ValidatedResults(body: body, json: json, report: report, path: path)
         } catch {
             console.say("WARNING: cannot write \(path): \(error.localizedDescription)")
             return ValidatedResults(body: body, json: json, report: report, path: nil)
+        }
+    }
+
+    /// Writes the scan's annotations and report points as `annotations.qupath.geojson`, which
+    /// QuPath imports (`QuPathExport`); a warning, never a failure, when it cannot.
+    func saveForQuPath(_ body: ResultsBody) {
+        let path = outputDirectory + "/annotations.qupath.geojson"
+        do {
+            let objects = QuPathExport.featureCollection(body, scanId: scanID)
+            try Data(try MHSJSON.encode(objects)).write(to: URL(fileURLWithPath: path))
+            console.say("QuPath objects saved to \(path) (\(objects.features.count))")
+        } catch {
+            console.say("WARNING: cannot write \(path): \(error)")
         }
     }
 
