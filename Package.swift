@@ -80,6 +80,9 @@ let package = Package(
             name: "MHSInference",
             dependencies: ["MHSGPU", "MHSDynamicLibrary", .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")]
         ),
+        // WSInfer-compatible model directories (config.json beside model.onnx): what a
+        // config means, read purely, every problem with its JSON path.
+        .target(name: "MHSModels", dependencies: ["MHSContract"]),
         // HTTP: slide downloads and the Techcyte API (AsyncHTTPClient).
         .target(
             name: "MHSTransport",
@@ -176,6 +179,7 @@ let package = Package(
             path: "Benchmarks/NucleiBenchmark"
         ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
+        .testTarget(name: "MHSModelsTests", dependencies: ["MHSModels", "MHSContract"]),
         .testTarget(name: "MHSInferenceTests", dependencies: ["MHSInference", "MHSGPU", "MHSDynamicLibrary", "MHSExamples", "MHSTestSupport"]),
         .testTarget(
             name: "MHSEmulatorTests",
