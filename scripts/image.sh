@@ -129,6 +129,15 @@ layers() {  # the image's size, and per layer
     done
 }
 
+revision() {  # the image says the commit it was built from, in its label and to mhs --version
+    local label version said
+    label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}}' "$1")
+    version=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}}' "$1")
+    said=$(podman run --rm --pull=never --entrypoint mhs "$1" --version)
+    [ "$label" = "$commit" ] && [ "$said" = "mhs $version (commit ${commit:0:12})" ] \
+        || fail "$1 says it is $label ($said), built from $commit"
+    printf '%s\n' "$said"
+}
 libraries() {  # libraries IMAGE: each library mhs loads, and what they link, is in the image
     local image=$1 fs unresolved missing
     fs=$(podman image mount "$image")
@@ -154,16 +163,8 @@ libraries() {  # libraries IMAGE: each library mhs loads, and what they link, is
 build mhs:cpu cpu
 layers mhs:cpu
 binary=$(podman run --rm --pull=never --entrypoint sh mhs:cpu -c 'wc -c < /usr/local/bin/mhs')
-revision() {  # the image says the commit it was built from, in its label and to mhs --version
-    local label version said
-    label=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.revision"}}' "$1")
-    version=$(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}}' "$1")
-    said=$(podman run --rm --pull=never --entrypoint mhs "$1" --version)
-    [ "$label" = "$commit" ] && [ "$said" = "mhs $version (commit ${commit:0:12})" ] \
-        || fail "$1 says it is $label ($said), built from $commit"
-}
-revision mhs:cpu
-note "mhs:cpu: /usr/local/bin/mhs is $((binary / 1000000)) MB (static Swift runtime, stripped); $(podman run --rm --pull=never --entrypoint mhs mhs:cpu --version)"
+said=$(revision mhs:cpu)
+note "mhs:cpu: /usr/local/bin/mhs is $((binary / 1000000)) MB (static Swift runtime, stripped); $said"
 libraries mhs:cpu
 podman build -q --pull=never -t mhs-python-client Examples/python-client > /dev/null
 
@@ -177,23 +178,25 @@ emulator="mhs-image-emulator-$$"
 cleanup() { podman rm -f "$emulator" > /dev/null 2>&1 || true; rm -rf "$run"; }
 trap cleanup EXIT
 say "mhs emulator --tls in the image (network host), three tasks on $(basename "$slide")"
+# The emulator's log without the tokens and signed URLs its banner prints for the containers.
+emulator_log() { podman logs "$emulator" 2>&1 | grep -v -E '^(export |# (podman|docker) run)' | tail -n "${1:-40}" || true; }
 served="/slides/$(basename "$slide")"
 podman run -d --pull=never --name "$emulator" --network host --user 0 \
     -v "$(dirname "$slide")":/slides:ro -v "$run":/run/emulator --entrypoint mhs mhs:cpu \
     emulator --tls --slide "$served" --slide "$served" --slide "$served" --port 0 --ca-file /run/emulator/ca.pem > /dev/null
 for _ in $(seq 1 100); do
     podman logs "$emulator" 2>&1 | grep -q '^ready ' && break
-    [ "$(podman inspect --format '{{.State.Running}}' "$emulator")" = true ] || { podman logs "$emulator"; fail "the emulator stopped"; }
+    [ "$(podman inspect --format '{{.State.Running}}' "$emulator")" = true ] || { emulator_log; fail "the emulator stopped"; }
     sleep 0.2
 done
 podman logs "$emulator" > "$run/banner.txt" 2>&1
 port=$(sed -n 's|^ready https://[^:]*:\([0-9]*\).*|\1|p' "$run/banner.txt")
-[ -n "$port" ] || { cat "$run/banner.txt"; fail "the emulator did not say it was ready"; }
+[ -n "$port" ] || { emulator_log; fail "the emulator did not say it was ready"; }
 # Each task's `export NAME='value'` lines as an env file (the CA variables point into the
 # container instead).
 awk -v dir="$run" '/^# task /{n++} n && /^export / && !/SSL_CERT_FILE|REQUESTS_CA_BUNDLE/ {
     line = substr($0, 8); sub(/='\''/, "=", line); sub(/'\''$/, "", line); print line > (dir "/task" n ".env") }' "$run/banner.txt"
-[ -f "$run/task3.env" ] || { cat "$run/banner.txt"; fail "the emulator printed no tasks"; }
+[ -f "$run/task3.env" ] || { emulator_log; fail "the emulator printed no tasks"; }
 trust=(--network host --add-host "api.techcyte.test:127.0.0.1" --add-host "techcyte.test:127.0.0.1"
     -v "$run/ca.pem:/etc/mhs-emulator-ca.pem:ro" -e SSL_CERT_FILE=/etc/mhs-emulator-ca.pem
     -e REQUESTS_CA_BUNDLE=/etc/mhs-emulator-ca.pem)
@@ -216,7 +219,7 @@ task() {  # task N NAME IMAGE [ARGS...]: runs IMAGE on task N, times it, checks 
     if [ "$status" != 0 ] || [ "$count" != 1 ]; then
         tail -n 40 "$out/task$n-${name// /-}.log"
         echo "--- the emulator (its banner's credentials left out):"
-        podman logs "$emulator" 2>&1 | grep -v -E '^(export |# (podman|docker) run)' | tail -n 20
+        emulator_log 20
         fail "$name: expected exit 0 and exactly one evaluation (log: $out/task$n-${name// /-}.log)"
     fi
 }
@@ -230,7 +233,7 @@ task 3 "python client" mhs-python-client
 # --- the gpu image: built, its libraries checked, its advice without a GPU --------------------
 gpu_check() {  # gpu_check TAG
     local said
-    revision "$1"
+    revision "$1" > /dev/null
     libraries "$1"
     said=$(podman run --rm --pull=never --entrypoint mhs "$1" gpu 2>&1 || true)
     note "$1: mhs gpu here: $(printf '%s\n' "$said" | grep -m1 'CUDA available' || echo "(no CUDA line: $said)")"

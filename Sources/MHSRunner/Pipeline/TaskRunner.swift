@@ -253,11 +253,12 @@ public struct TaskRunner: Sendable {
         let validated = try results.save(body, report: report)
         recorder.markResultsSaved()
 
-        // result.png is drawn while the results are posted.
+        // result.png is drawn, and the QuPath objects written, while the results are posted.
         let width = slide.dimensions.width
         recorder.reserve(["render", "post"])
         async let picture = recorder.time("render", current: false, summary: { $0 == nil ? "not written" : "written" }) {
-            results.drawPicture(body, on: thumbnail, slideWidth: width)
+            results.saveForQuPath(body)
+            return results.drawPicture(body, on: thumbnail, slideWidth: width)
         }
         let posted: Result<String, any Error>
         do {

@@ -12,7 +12,7 @@ package struct ValidatedResults: Sendable {
 }
 
 /// Validates the classifier's results before anything is encoded, then writes
-/// `results.json` and draws `result.png`. A body that breaks the contract (NaN included) is reported with its JSON
+/// `results.json`, and beside the post draws `result.png` and writes `annotations.qupath.geojson`. A body that breaks the contract (NaN included) is reported with its JSON
 /// paths and kept as `results.invalid.json`, never as `results.json`, and never sent: exit 6.
 package struct ResultsStage: Sendable {
     package var scanID: String
@@ -49,7 +49,6 @@ package struct ResultsStage: Sendable {
         do {
             try Data(json).write(to: URL(fileURLWithPath: path))
             console.say("Results saved to \(path)")
-            saveForQuPath(body)
             return ValidatedResults(body: body, json: json, report: report, path: path)
         } catch {
             console.say("WARNING: cannot write \(path): \(error.localizedDescription)")
@@ -58,8 +57,9 @@ package struct ResultsStage: Sendable {
     }
 
     /// Writes the scan's annotations and report points as `annotations.qupath.geojson`, which
-    /// QuPath imports (`QuPathExport`); a warning, never a failure, when it cannot.
-    func saveForQuPath(_ body: ResultsBody) {
+    /// QuPath imports (`QuPathExport`); a warning, never a failure, when it cannot. Runs
+    /// beside the post, with the picture: nothing waits for it.
+    package func saveForQuPath(_ body: ResultsBody) {
         let path = outputDirectory + "/annotations.qupath.geojson"
         do {
             let objects = QuPathExport.featureCollection(body, scanId: scanID)
