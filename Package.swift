@@ -83,6 +83,12 @@ let package = Package(
         // WSInfer-compatible model directories (config.json beside model.onnx): what a
         // config means, read purely, every problem with its JSON path.
         .target(name: "MHSModels", dependencies: ["MHSContract"]),
+        // A model directory as a classifier: the check of model against config, the
+        // transform into NCHW batches, tissue patches scored through ONNX Runtime, the posting.
+        .target(
+            name: "MHSModelRunner",
+            dependencies: ["MHSModels", "MHSContract", "MHSSlide", "MHSImaging", "MHSInference", "MHSGPU", "MHSRunner"]
+        ),
         // HTTP: slide downloads and the Techcyte API (AsyncHTTPClient).
         .target(
             name: "MHSTransport",
@@ -112,8 +118,8 @@ let package = Package(
         .target(
             name: "MHS",
             dependencies: [
-                "MHSContract", "MHSSlide", "MHSImaging", "MHSGPU", "MHSInference", "MHSRunner", "MHSDynamicLibrary",
-                .product(name: "Logging", package: "swift-log"),
+                "MHSContract", "MHSSlide", "MHSImaging", "MHSGPU", "MHSInference", "MHSRunner", "MHSDynamicLibrary", "MHSModels",
+                "MHSModelRunner", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The example classifiers (template, stain, nuclei) and the diagnostics (slow,
@@ -180,6 +186,10 @@ let package = Package(
         ),
         .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
         .testTarget(name: "MHSModelsTests", dependencies: ["MHSModels", "MHSContract"]),
+        .testTarget(
+            name: "MHSModelRunnerTests",
+            dependencies: ["MHSModelRunner", "MHSModels", "MHSInference", "MHSSlide", "MHSImaging", "MHSRunner", "MHSTestSupport"]
+        ),
         .testTarget(name: "MHSInferenceTests", dependencies: ["MHSInference", "MHSGPU", "MHSDynamicLibrary", "MHSExamples", "MHSTestSupport"]),
         .testTarget(
             name: "MHSEmulatorTests",

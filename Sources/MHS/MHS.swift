@@ -22,6 +22,10 @@
 @_exported import MHSInference
 /// `Classifier`, `ClassifierContext`, `TaskConfiguration` and the task runner.
 @_exported import MHSRunner
+/// WSInfer-compatible model directories: `ModelConfiguration`, `ModelResults`, WSInfer's files.
+@_exported import MHSModels
+/// A model directory as a classifier: `ModelDirectoryClassifier`, `LoadedModel`, `PatchTensors`.
+@_exported import MHSModelRunner
 /// `LibraryLocations`: where OpenSlide, ONNX Runtime and CUDA are looked for.
 @_exported import MHSDynamicLibrary
 /// `Logger`, as `ClassifierContext.logger` hands it out.

@@ -30,8 +30,16 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The classifier to run (default: the package's first).")
     var classifier: String?
 
+    @Option(help: "A model directory to run (config.json beside model.onnx), as MHS_MODEL.")
+    var model: String?
+
     func run() async throws {
         let context = CommandContext.current
+        let modelName = TaskConfiguration.modelClassifierName
+        if model != nil, let classifier, classifier != modelName {
+            throw ValidationError("--model runs the '\(modelName)' classifier; leave out --classifier \(classifier)")
+        }
+        let classifier = model != nil ? modelName : self.classifier
         guard let chosen = context.classifiers.named(classifier) else {
             throw ValidationError("unknown classifier '\(classifier ?? "")' (known: \(context.classifiers.names.joined(separator: ", ")))")
         }
@@ -59,6 +67,7 @@ struct DemoCommand: AsyncParsableCommand {
             env["MHS_WORK_DIR"] = outputDir + "/work"
             // The caller's MHS_* settings (device, libraries, deadline, ...) apply to the task too.
             for (key, value) in context.environment where key.hasPrefix("MHS_") && env[key] == nil { env[key] = value }
+            if let model { env["MHS_MODEL"] = URL(fileURLWithPath: model).standardizedFileURL.path }
             printFlushed("Running the task as the container would (mhs run, \(chosen.name) classifier):\n")
             // The caller's library locations (VIRTUAL_ENV, HOME) too.
             for key in ["VIRTUAL_ENV", "HOME"] where env[key] == nil { env[key] = context.environment[key] }

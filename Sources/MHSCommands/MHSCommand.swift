@@ -15,8 +15,9 @@ import MHS
 /// ```
 ///
 /// and gets `run` (the container entrypoint), `demo`, `emulator`, `validate`, `inspect`,
-/// `fetch`, `gpu` and `new`, with `MHS_CLASSIFIER` / `--classifier` choosing among
-/// `classifiers` (the first is the default).
+/// `fetch`, `gpu`, `model` and `new`, with `MHS_CLASSIFIER` / `--classifier` choosing among
+/// `classifiers` (the first is the default). A model directory (`MHS_MODEL`, `--model`) runs
+/// as one more classifier, `model` (``ModelDirectoryClassifier``).
 public enum MHSCommand {
     /// Parses the command line and runs the subcommand, then exits with its status.
     ///
@@ -26,8 +27,10 @@ public enum MHSCommand {
     ///   unique and non-empty.
     public static func main(classifiers: [any Classifier]) async {
         let catalog: ClassifierCatalog
+        // Every package runs model directories too (MHS_MODEL), unless it has its own "model".
+        let offered = classifiers.contains { $0.name == TaskConfiguration.modelClassifierName } ? classifiers : classifiers + [ModelDirectoryClassifier()]
         do {
-            catalog = try ClassifierCatalog(classifiers)
+            catalog = try ClassifierCatalog(offered)
         } catch {
             FileHandle.standardError.write(Data("mhs: \(error)\n".utf8))
             exit(ExitStatus.configuration.rawValue)
@@ -68,7 +71,7 @@ struct Root: AsyncParsableCommand {
             version: MHSVersion.description(commit: CommandContext.current.environment["MHS_COMMIT"]),
             subcommands: [
                 RunCommand.self, DemoCommand.self, EmulatorCommand.self, ValidateCommand.self, InspectCommand.self, FetchCommand.self,
-                GPUCommand.self, NewCommand.self, ProbeSlideCommand.self,
+                GPUCommand.self, ModelCommand.self, NewCommand.self, ProbeSlideCommand.self,
             ]
         )
     }

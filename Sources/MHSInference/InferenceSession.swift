@@ -34,20 +34,53 @@ public final class InferenceSession: @unchecked Sendable {
     public let fallbackReason: String?
     public let inputNames: [String]
     public let outputNames: [String]
+    /// The element type and shape the model declares for each input, in ``inputNames`` order.
+    public let inputs: [TensorInfo]
+    /// The same for each output, in ``outputNames`` order.
+    public let outputs: [TensorInfo]
     let session: OpaquePointer
 
+    /// What a model declares about one of its inputs or outputs.
+    public struct TensorInfo: Sendable, Hashable, CustomStringConvertible {
+        public var name: String
+        /// ONNX's element type (1 float32, 10 float16, 7 int64, ...); nil for a value that is
+        /// not a tensor (a sequence or map).
+        public var elementType: Int32?
+        /// The dimensions, outermost first; nil where the model leaves one open (a symbolic
+        /// name such as `batch`, or -1).
+        public var dimensions: [Int?]
+
+        /// e.g. `input: float32 [batch, 3, 224, 224]` (an open dimension is written `?`).
+        public var description: String {
+            "\(name): \(Self.typeName(elementType)) [\(dimensions.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))]"
+        }
+
+        /// ONNX's name of an element type.
+        public static func typeName(_ type: Int32?) -> String {
+            guard let type else { return "not a tensor" }
+            let names: [Int32: String] = [
+                1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string", 9: "bool",
+                10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 16: "bfloat16",
+            ]
+            return names[type] ?? "element type \(type)"
+        }
+    }
+
     /// Loads a model file.
+    /// - Parameter cudaOptions: CUDA provider options beside `device_id` (e.g.
+    ///   `cudnn_conv_algo_search: HEURISTIC`), used when the session runs on a GPU.
     public convenience init(
-        modelPath: String, device: ComputeDevice = .auto, threads: Int? = nil, gpu: CUDAStatus? = nil, runtime: ONNXRuntime? = nil
+        modelPath: String, device: ComputeDevice = .auto, threads: Int? = nil, gpu: CUDAStatus? = nil, runtime: ONNXRuntime? = nil,
+        cudaOptions: [String: String] = [:]
     ) throws(InferenceError) {
-        try self.init(source: .path(modelPath), device: device, threads: threads, gpu: gpu, runtime: runtime)
+        try self.init(source: .path(modelPath), device: device, threads: threads, gpu: gpu, runtime: runtime, cudaOptions: cudaOptions)
     }
 
     /// Loads a model from its bytes.
     public convenience init(
         model: [UInt8], device: ComputeDevice = .auto, threads: Int? = nil, gpu: CUDAStatus? = nil, runtime: ONNXRuntime? = nil
     ) throws(InferenceError) {
-        try self.init(source: .bytes(model), device: device, threads: threads, gpu: gpu, runtime: runtime)
+        try self.init(source: .bytes(model), device: device, threads: threads, gpu: gpu, runtime: runtime, cudaOptions: [:])
     }
 
     enum Source {
@@ -66,7 +99,9 @@ public final class InferenceSession: @unchecked Sendable {
     typealias AllocatorFn = @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> OpaquePointer?
     typealias AllocatorFreeFn = @convention(c) (OpaquePointer, UnsafeMutableRawPointer?) -> OpaquePointer?
 
-    init(source: Source, device: ComputeDevice, threads: Int?, gpu: CUDAStatus?, runtime given: ONNXRuntime?) throws(InferenceError) {
+    init(
+        source: Source, device: ComputeDevice, threads: Int?, gpu: CUDAStatus?, runtime given: ONNXRuntime?, cudaOptions: [String: String]
+    ) throws(InferenceError) {
         let runtime: ONNXRuntime
         if let given { runtime = given } else { runtime = try ONNXRuntime.shared() }
         let api = runtime.api
@@ -84,7 +119,8 @@ public final class InferenceSession: @unchecked Sendable {
                     var cuda: OpaquePointer?
                     try api.check(api.fn(.createCUDAProviderOptions, OptionsFn.self)(&cuda), "CreateCUDAProviderOptions")
                     defer { api.release(.releaseCUDAProviderOptions, cuda) }
-                    let keys = ["device_id"], values = ["\(cudaDevice)"]
+                    let extra = cudaOptions.filter { $0.key != "device_id" }.sorted { $0.key < $1.key }
+                    let keys = ["device_id"] + extra.map(\.key), values = ["\(cudaDevice)"] + extra.map(\.value)
                     let status: OpaquePointer? = withCStrings(keys) { k in
                         withCStrings(values) { v in api.fn(.updateCUDAProviderOptions, UpdateCUDAFn.self)(cuda!, k, v, keys.count) }
                     }
@@ -152,9 +188,38 @@ public final class InferenceSession: @unchecked Sendable {
             }
             return out
         }
+        typealias TypeInfoFn = @convention(c) (OpaquePointer, Int, UnsafeMutablePointer<OpaquePointer?>) -> OpaquePointer?
+        typealias CastFn = @convention(c) (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>) -> OpaquePointer?
+        func infos(_ names: [String], _ slot: ORTAPI.Slot) throws(InferenceError) -> [TensorInfo] {
+            var out: [TensorInfo] = []
+            for (i, name) in names.enumerated() {
+                var typeInfo: OpaquePointer?
+                try api.check(api.fn(slot, TypeInfoFn.self)(session, i, &typeInfo), "SessionGetTypeInfo(\(name))")
+                defer { api.release(.releaseTypeInfo, typeInfo) }
+                // Owned by the type info: not released; nil when the value is not a tensor.
+                var tensor: OpaquePointer?
+                try api.check(api.fn(.castTypeInfoToTensorInfo, CastFn.self)(typeInfo!, &tensor), "CastTypeInfoToTensorInfo(\(name))")
+                guard let tensor else {
+                    out.append(TensorInfo(name: name, elementType: nil, dimensions: []))
+                    continue
+                }
+                var type: Int32 = 0
+                try api.check(api.fn(.getTensorElementType, ElementTypeFn.self)(tensor, &type), "GetTensorElementType(\(name))")
+                var rank = 0
+                try api.check(api.fn(.getDimensionsCount, DimCountFn.self)(tensor, &rank), "GetDimensionsCount(\(name))")
+                var dims = [Int64](repeating: 0, count: rank)
+                if rank > 0 {
+                    try api.check(dims.withUnsafeMutableBufferPointer { api.fn(.getDimensions, DimsFn.self)(tensor, $0.baseAddress!, rank) }, "GetDimensions(\(name))")
+                }
+                out.append(TensorInfo(name: name, elementType: type, dimensions: dims.map { $0 > 0 ? Int($0) : nil }))
+            }
+            return out
+        }
         do throws(InferenceError) {
             inputNames = try names(.sessionGetInputCount, .sessionGetInputName)
             outputNames = try names(.sessionGetOutputCount, .sessionGetOutputName)
+            inputs = try infos(inputNames, .sessionGetInputTypeInfo)
+            outputs = try infos(outputNames, .sessionGetOutputTypeInfo)
         } catch {
             api.release(.releaseSession, session)
             throw error

@@ -44,12 +44,14 @@ struct ORTAPI: @unchecked Sendable {
         case getErrorCode = 1, getErrorMessage = 2, createEnv = 3, createSession = 7, createSessionFromArray = 8, run = 9
         case createSessionOptions = 10, setSessionGraphOptimizationLevel = 23, setIntraOpNumThreads = 24
         case setInterOpNumThreads = 25, sessionGetInputCount = 30, sessionGetOutputCount = 31
+        case sessionGetInputTypeInfo = 33, sessionGetOutputTypeInfo = 34
         case sessionGetInputName = 36, sessionGetOutputName = 37
-        case createTensorWithDataAsOrtValue = 49, getTensorMutableData = 51, getTensorElementType = 60
+        case createTensorWithDataAsOrtValue = 49, getTensorMutableData = 51, castTypeInfoToTensorInfo = 55
+        case getOnnxTypeFromTypeInfo = 56, getTensorElementType = 60
         case getDimensionsCount = 61, getDimensions = 62, getTensorTypeAndShape = 65, createCpuMemoryInfo = 69
         case allocatorFree = 76, getAllocatorWithDefaultOptions = 78
         case releaseEnv = 92, releaseStatus = 93, releaseMemoryInfo = 94, releaseSession = 95, releaseValue = 96
-        case releaseTensorTypeAndShapeInfo = 99, releaseSessionOptions = 100
+        case releaseTypeInfo = 98, releaseTensorTypeAndShapeInfo = 99, releaseSessionOptions = 100
         case getAvailableProviders = 125, releaseAvailableProviders = 126
         case appendCUDAV2 = 204, createCUDAProviderOptions = 205, updateCUDAProviderOptions = 206
         case releaseCUDAProviderOptions = 208

@@ -13,8 +13,30 @@ import Synchronization
 public protocol Classifier: Sendable {
     /// Shown in logs and the run report.
     var name: String { get }
+    /// Loads and checks what the classifier needs (a model, its settings) before the scan is
+    /// downloaded, and returns the classifier that will classify — `self` by default.
+    /// Throwing ends the run with exit 2 (configuration) before any download; throw
+    /// ``ClassifierSetupError`` to name each problem.
+    func prepared(context: ClassifierContext) async throws -> any Classifier
     /// Looks at the slide and says what it found.
     func classify(_ slide: Slide, context: ClassifierContext) async throws -> ResultsBody
+}
+
+extension Classifier {
+    public func prepared(context: ClassifierContext) async throws -> any Classifier { self }
+}
+
+/// Why a classifier cannot run with the task's settings: every problem at once. From
+/// ``Classifier/prepared(context:)`` it is exit 2, before the download.
+public struct ClassifierSetupError: Error, Sendable, CustomStringConvertible {
+    /// One line per problem.
+    public var problems: [String]
+
+    public init(_ problems: [String]) { self.problems = problems }
+
+    public var description: String {
+        problems.count == 1 ? problems[0] : "\(problems.count) problems:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
 }
 
 /// What a classifier knows about its task.

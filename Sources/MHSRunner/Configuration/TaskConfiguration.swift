@@ -203,9 +203,20 @@ public struct TaskConfiguration: Sendable {
             break
         }
 
-        let classifierName = value("MHS_CLASSIFIER")
+        var classifierName = value("MHS_CLASSIFIER")
         if let classifierName, let classifiers, !classifiers.contains(classifierName) {
             problems.append("MHS_CLASSIFIER '\(classifierName)' is not a known classifier (known: \(classifiers.joined(separator: ", ")))")
+        }
+        // A model directory selects the model-directory classifier; naming another one beside it is ambiguous.
+        if let model = value("MHS_MODEL") {
+            let name = Self.modelClassifierName
+            if let chosen = classifierName, chosen != name {
+                problems.append("MHS_MODEL '\(model)' is set, but MHS_CLASSIFIER selects '\(chosen)': unset one of them (a model directory runs as the '\(name)' classifier)")
+            } else if let classifiers, !classifiers.contains(name) {
+                problems.append("MHS_MODEL '\(model)' is set, but this package offers no '\(name)' classifier to run it (known: \(classifiers.joined(separator: ", ")))")
+            } else {
+                classifierName = name
+            }
         }
 
         guard problems.isEmpty, let scanURL, let credentials else { throw ConfigurationError(problems: problems) }
@@ -225,6 +236,9 @@ public struct TaskConfiguration: Sendable {
 
     /// The longest `MHS_DEADLINE` (and `MHS_POST_MARGIN`) accepted: 7 days.
     public static let maximumDeadline: Double = 7 * 86400
+
+    /// The classifier a model directory (`MHS_MODEL`) runs as.
+    public static let modelClassifierName = "model"
 
     /// `90m`, `45m`, `30s`, `2h`, `1h30m` or plain seconds, in seconds.
     public static func seconds(_ text: String) -> Double? {

@@ -194,6 +194,23 @@ public struct TaskRunner: Sendable {
                 throw StageFailure(.configuration, "cannot create \(dir): \(error.localizedDescription)")
             }
         }
+        let context = ClassifierContext(
+            taskID: env.taskID, taskNumber: env.taskNumber, scanID: env.scanID, outputDirectory: env.outputDirectory,
+            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"), deadline: cutoff,
+            partial: recorder.partial, gpu: gpu, device: env.inferenceDevice, metrics: recorder.metrics, settings: env.settings,
+            processorCount: env.processorCount)
+        // What the classifier loads (a model directory, say) is checked before anything is downloaded.
+        let chosen = classifier
+        let ready: any Classifier
+        do {
+            ready = try await recorder.time("prepare") { try await chosen.prepared(context: context) }
+        } catch let error as ClassifierSetupError {
+            throw StageFailure(.configuration, "classifier \(chosen.name) cannot run: \(error)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw StageFailure(.configuration, "classifier \(chosen.name) could not be prepared: \(error)")
+        }
         let redactor = Redactor(secrets: env.secrets)
         let api = TechcyteAPI(baseURL: env.apiBaseURL, client: client, redactor: redactor)
 
@@ -215,12 +232,7 @@ public struct TaskRunner: Sendable {
         // The thumbnail (for result.png, and the proof that pixels can be read) is read
         // beside the classifier; when it cannot be, the classifier is cancelled.
         console.say("Processing image: \(URL(fileURLWithPath: scan.path).lastPathComponent) with classifier \(classifier.name)")
-        let context = ClassifierContext(
-            taskID: env.taskID, taskNumber: env.taskNumber, scanID: env.scanID, outputDirectory: env.outputDirectory,
-            workDirectory: env.workDirectory, logger: console.logger(label: "classifier"), deadline: cutoff,
-            partial: recorder.partial, gpu: gpu, device: env.inferenceDevice, metrics: recorder.metrics, settings: env.settings,
-            processorCount: env.processorCount)
-        let classify = ClassifyStage(classifier: classifier, context: context, console: console, recorder: recorder)
+        let classify = ClassifyStage(classifier: ready, context: context, console: console, recorder: recorder)
         enum Part { case thumbnail(RGBAImage), body(ResultsBody) }
         recorder.reserve(["thumbnail", "classify"])
         let (thumbnail, body) = try await withThrowingTaskGroup(of: Part.self) { group in
