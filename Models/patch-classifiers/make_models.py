@@ -196,8 +196,11 @@ def main():
 
     slides = {
         "CMU-1-Small-Region": os.path.join(args.slides, "CMU-1-Small-Region.svs"),
-        # The DICOM series as its files (mhs reads the same files from dicom-cmu-1-small-region.zip).
-        "dicom-cmu-1-small-region": sorted(glob.glob(os.path.join(args.slides, "dicom-cmu-1-small-region", "level-0-*.dcm")))[0],
+        # The DICOM series as its files (mhs reads the same files from the zip). This series, not
+        # dicom-cmu-1-small-region: there every frame says RGB but holds YCbCr, and OpenSlide (so
+        # openslide-python) skips the colour transform where mhs's frame decoder follows the
+        # frame's JFIF marker, so the two readers' pixels differ by design (the slides' README).
+        "dicom-cmu-1-small-region-wsidicomizer": sorted(glob.glob(os.path.join(args.slides, "dicom-cmu-1-small-region-wsidicomizer", "*.dcm")))[0],
     }
     os.makedirs(os.path.join(HERE, "reference"), exist_ok=True)
     for name, spec in MODELS.items():
