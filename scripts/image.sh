@@ -167,6 +167,13 @@ said=$(revision mhs:cpu)
 note "mhs:cpu: /usr/local/bin/mhs is $((binary / 1000000)) MB (static Swift runtime, stripped); $said"
 libraries mhs:cpu
 podman build -q --pull=never -t mhs-python-client Examples/python-client > /dev/null
+# A lab's model image with no code: `mhs new --model` writes FROM mhs:cpu + COPY model /model.
+lab="$out/model-image"
+rm -rf "$lab"
+podman run --rm --pull=never --user 0 -v "$root/Models/patch-classifiers:/models:ro" -v "$out:/work-out" --entrypoint mhs mhs:cpu \
+    new acme-tissue --model /models/tissue-binary --image mhs:cpu --output /work-out/model-image > /dev/null
+podman build -q --pull=never -t mhs-model-image "$lab" > /dev/null
+note "model image: $(tr '\n' ';' < "$lab/Dockerfile" | sed 's/;$//; s/;/; /') -> mhs-model-image"
 
 # --- a task in the image, against the emulator over TLS ----------------------------------------
 slide="${MHS_IMAGE_SLIDE:-$root/../shared/testdata/slides/CMU-1-Small-Region.svs}"
@@ -177,13 +184,13 @@ chmod 0777 "$run"
 emulator="mhs-image-emulator-$$"
 cleanup() { podman rm -f "$emulator" > /dev/null 2>&1 || true; rm -rf "$run"; }
 trap cleanup EXIT
-say "mhs emulator --tls in the image (network host), three tasks on $(basename "$slide")"
+say "mhs emulator --tls in the image (network host), four tasks on $(basename "$slide")"
 # The emulator's log without the tokens and signed URLs its banner prints for the containers.
 emulator_log() { podman logs "$emulator" 2>&1 | grep -v -E '^(export |# (podman|docker) run)' | tail -n "${1:-40}" || true; }
 served="/slides/$(basename "$slide")"
 podman run -d --pull=never --name "$emulator" --network host --user 0 \
     -v "$(dirname "$slide")":/slides:ro -v "$run":/run/emulator --entrypoint mhs mhs:cpu \
-    emulator --tls --slide "$served" --slide "$served" --slide "$served" --port 0 --ca-file /run/emulator/ca.pem > /dev/null
+    emulator --tls --slide "$served" --slide "$served" --slide "$served" --slide "$served" --port 0 --ca-file /run/emulator/ca.pem > /dev/null
 for _ in $(seq 1 100); do
     podman logs "$emulator" 2>&1 | grep -q '^ready ' && break
     [ "$(podman inspect --format '{{.State.Running}}' "$emulator")" = true ] || { emulator_log; fail "the emulator stopped"; }
@@ -196,7 +203,7 @@ port=$(sed -n 's|^ready https://[^:]*:\([0-9]*\).*|\1|p' "$run/banner.txt")
 # container instead).
 awk -v dir="$run" '/^# task /{n++} n && /^export / && !/SSL_CERT_FILE|REQUESTS_CA_BUNDLE/ {
     line = substr($0, 8); sub(/='\''/, "=", line); sub(/'\''$/, "", line); print line > (dir "/task" n ".env") }' "$run/banner.txt"
-[ -f "$run/task3.env" ] || { emulator_log; fail "the emulator printed no tasks"; }
+[ -f "$run/task4.env" ] || { emulator_log; fail "the emulator printed no tasks"; }
 trust=(--network host --add-host "api.techcyte.test:127.0.0.1" --add-host "techcyte.test:127.0.0.1"
     -v "$run/ca.pem:/etc/mhs-emulator-ca.pem:ro" -e SSL_CERT_FILE=/etc/mhs-emulator-ca.pem
     -e REQUESTS_CA_BUNDLE=/etc/mhs-emulator-ca.pem)
@@ -229,6 +236,11 @@ task 1 "mhs run" mhs:cpu
 task 2 "mhs run nuclei" mhs:cpu -e MHS_CLASSIFIER=nuclei
 grep -q -E '^nuclei: [0-9]+ nuclei in [0-9]+ patches' "$out/task2-mhs-run-nuclei.log" || fail "the nuclei classifier did not run"
 task 3 "python client" mhs-python-client
+# The model image: the mhs image's `mhs run` finds /model and runs it as the "model" classifier.
+task 4 "model image" mhs-model-image
+grep -q -E '^model: [0-9]+ tissue patches of [0-9]+ scored' "$out/task4-model-image.log" || fail "the model image did not score its patches"
+[ -s "$run/output4/model-outputs.csv" ] || fail "the model image left no model-outputs.csv in /output"
+note "model image: $(($(wc -l < "$run/output4/model-outputs.csv") - 1)) patches in model-outputs.csv"
 
 # --- the gpu image: built, its libraries checked, its advice without a GPU --------------------
 gpu_check() {  # gpu_check TAG

@@ -145,4 +145,23 @@ struct ModelRunTests {
         #expect(bad.stdout.contains("NOT USABLE (2 problems):"))
         #expect(bad.stdout.contains("model.onnx: input 'input' is 64 pixels high (shape [?, 3, 64, 64]), but the config's Resize makes 96 × 96 patches"), "\(bad.stdout)")
     }
+
+    @Test("mhs new NAME --model DIR writes a model image: the checked directory, a two-line Dockerfile, a README; a broken one is exit 2")
+    func newModelImage() async throws {
+        let folder = testOutput.appendingPathComponent("model-image/acme-tumour").path
+        try? FileManager.default.removeItem(atPath: folder)
+        let r = try await mhs(["new", "acme-tumour", "--model", "\(patchClassifiers)/tissue-binary", "--output", folder, "--image", "mhs:cpu"])
+        #expect(r.status == 0, "\(r.all)")
+        #expect(try String(contentsOfFile: folder + "/Dockerfile", encoding: .utf8) == "FROM mhs:cpu\nCOPY model /model\n")
+        for file in ["config.json", "model.onnx"] {
+            #expect(FileManager.default.contentsEqual(atPath: folder + "/model/" + file, andPath: "\(patchClassifiers)/tissue-binary/" + file))
+        }
+        let readme = try String(contentsOfFile: folder + "/README.md", encoding: .utf8)
+        #expect(readme.contains("classes background, tissue, 128 px patches at 0.5 µm/px") && readme.contains("mhs model check model"))
+
+        let broken = try brokenModel("tissue-binary", as: "new-broken") { c in c["patch_size_pixels"] = 0 }
+        let refused = try await mhs(["new", "acme-broken", "--model", broken, "--output", folder + "-broken"])
+        #expect(refused.status == 2 && refused.stdout.contains("config.json patch_size_pixels: must be an integer from 1"), "\(refused.all)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "-broken"))
+    }
 }
