@@ -198,7 +198,7 @@ struct RunTests {
             #expect(Set(upload.entries) == ["run-report.json", "environment.txt", "run.log", "result.png"])
             let report = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json"))))
             #expect(report["exit_status"] == 0)
-            #expect(report["stages"]?.arrayValue?.map { $0["name"]?.stringValue ?? "" } == ["credentials", "download", "open", "thumbnail", "classify", "validate", "render", "post"])
+            #expect(report["stages"]?.arrayValue?.map { $0["name"]?.stringValue ?? "" } == ["prepare", "credentials", "download", "open", "thumbnail", "classify", "validate", "render", "post"])
             let signature = String(env["SCAN_URL"]!.split(separator: "&").first { $0.hasPrefix("X-Amz-Signature=") }!.dropFirst(16))
             let reportText = String(decoding: try Data(contentsOf: URL(fileURLWithPath: output + "/run-report.json")), as: UTF8.self)
             for secret in [env["JWT_TOKEN"]!, signature] {
