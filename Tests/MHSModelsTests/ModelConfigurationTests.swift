@@ -91,7 +91,7 @@ struct ModelConfigurationTests {
             "transform[2].arguments.size: missing",
             "transform[3].arguments.size: must be an integer from 1",
             "mhs.treshold: unknown member",
-            "mhs.report: must be one of Basic, not 'Heatmap'",
+            "mhs.report: must be one of Basic, AreaDifferential, not 'Heatmap'",
         ] {
             #expect(found.contains { $0.hasPrefix(expected) }, "no problem starting '\(expected)' in:\n\(found.joined(separator: "\n"))")
         }

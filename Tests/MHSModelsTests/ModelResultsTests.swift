@@ -52,6 +52,31 @@ struct ModelResultsTests {
         #expect(body.scanResults[0].workflow?.modelName == "resnet34 (notumor, tumor)")
     }
 
+    @Test("an AreaDifferential report: each region weighted by its share, scored by its patches' mean, holding their centres")
+    func areaDifferential() throws {
+        var (configuration, scores) = try example()
+        configuration.posting.report = .areaDifferential
+        let body = try ModelResults.body(configuration, scores, slideMPP: 0.5, scanId: "8061860")
+        let report = Validator.validate(body, context: ValidationContext(scanIds: ["8061860"], slideSize: SlideSize(width: 350, height: 250)))
+        #expect(report.isValid, "\(report.problems)")
+        guard case .areaDifferential(let area)? = body.scanResults[0].workflow?.report else {
+            Issue.record("no AreaDifferential report")
+            return
+        }
+        // The three regions of the Basic test, largest (the left column and its two neighbours) first in row order.
+        #expect(area.regions.count == 3 && area.positivityThreshold == 0.5)
+        let big = try #require(area.regions.first { $0.points.count == 5 })
+        #expect(abs(big.weight - 40_000.0 / 77_500) < 1e-12)
+        #expect(abs(big.score - (0.9 + 0.8 + 0.7 + 0.6 + 0.55) / 5) < 1e-12)
+        #expect(big.points.map(\.x) == [50, 150, 50, 50, 150] && big.points.map(\.y) == [50, 50, 150, 225, 225])
+        #expect(big.points.allSatisfy { $0.type == "tumor" })
+        let corner = try #require(area.regions.first { $0.points.first?.x == 325 })
+        #expect(corner.points.map(\.y) == [225] && corner.score == 1.0 && abs(corner.weight - 2_500.0 / 77_500) < 1e-12)
+        #expect(abs((area.scores["tumor"] ?? 0) - 52_500.0 / 77_500) < 1e-12)
+        // The same regions are annotations too.
+        #expect(body.scanResults[0].geojson?.features.filter { $0.annotationType == "tumor" }.count == 3)
+    }
+
     @Test("the heatmap: every scored patch in one band, each band's patches merged, one colour per contour")
     func heatmap() throws {
         let (configuration, scores) = try example()

@@ -27,11 +27,13 @@ public struct ModelConfiguration: Sendable, Hashable {
         case sigmoid
     }
 
-    /// The report a model directory posts. (AreaDifferential, which the issue also names,
-    /// is not offered yet.)
+    /// The report a model directory posts.
     public enum ReportKind: String, Sendable, Hashable, CaseIterable {
         /// Per-class area (mm²) and share of the scored tissue, one segment per region class.
         case basic = "Basic"
+        /// Each region as a weighted area (its share of the scored tissue, its mean
+        /// probability) holding its patches' centres as classified points.
+        case areaDifferential = "AreaDifferential"
     }
 
     /// What to post, from the `mhs` object with its defaults filled in.

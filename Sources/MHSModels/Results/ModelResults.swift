@@ -9,7 +9,10 @@ import MHSContract
 /// * a heatmap of one class: the scored patches in ten probability bands, each band's
 ///   patches merged the same way, coloured blue → red (`contour_colors`);
 /// * a Basic report: the tissue scored, and per region class its area in mm² and its share
-///   of the scored tissue (one segment per class);
+///   of the scored tissue (one segment per class); or an AreaDifferential report: every
+///   region with its weight (share of the scored tissue), score (its patches' mean
+///   probability) and its patches' centres as points of its class, the scores each region
+///   class's share of the scored tissue, the threshold as `positivity_threshold`;
 /// * `model_name`, `provider` and `ruo` from the configuration.
 public enum ModelResults {
     /// The results body for scan `scanId` of a slide of `slideMPP` µm per level-0 pixel.
@@ -29,15 +32,40 @@ public enum ModelResults {
 
         var features: [Feature] = []
         var areas: [(name: String, mm2: Double)] = []
+        var areaRegions: [(region: Feature, mm2: Double, score: Double, points: [DifferentialPoint])] = []
         for name in posting.regions {
             guard let k = configuration.classNames.firstIndex(of: name) else { continue }
             var total = 0.0
-            for rings in grid.polygons({ c, r in (probability(c, r, k) ?? 0) >= posting.threshold }) {
-                let mm2 = rings.reduce(0) { $0 + signedArea($1) } * mm2PerPixel
-                total += mm2
-                features.append(
-                    try Feature.polygon(
-                        rings[0], holes: Array(rings.dropFirst()), annotationType: name, properties: ["area_mm2": .double(mm2)]))
+            let chosen = { (c: Int, r: Int) in (probability(c, r, k) ?? 0) >= posting.threshold }
+            if posting.report == .areaDifferential {
+                // One region per 4-connected group, with the patches it holds.
+                for group in components(columns: columns, rows: scores.rows, chosen) {
+                    let members = Set(group.map { $0.row * columns + $0.column })
+                    guard let rings = grid.polygons({ c, r in members.contains(r * columns + c) }).first else { continue }
+                    let mm2 = rings.reduce(0) { $0 + signedArea($1) } * mm2PerPixel
+                    total += mm2
+                    let feature = try Feature.polygon(
+                        rings[0], holes: Array(rings.dropFirst()), annotationType: name, properties: ["area_mm2": .double(mm2)])
+                    features.append(feature)
+                    var points: [DifferentialPoint] = []
+                    var sum = 0.0
+                    for cell in group {
+                        let p = probability(cell.column, cell.row, k) ?? 0
+                        sum += p
+                        let rect = scores.rectangle(column: cell.column, row: cell.row)
+                        points.append(DifferentialPoint(
+                            x: Double(rect.x) + Double(rect.width) / 2, y: Double(rect.y) + Double(rect.height) / 2, score: p, type: name))
+                    }
+                    areaRegions.append((feature, mm2, sum / Double(max(group.count, 1)), points))
+                }
+            } else {
+                for rings in grid.polygons(chosen) {
+                    let mm2 = rings.reduce(0) { $0 + signedArea($1) } * mm2PerPixel
+                    total += mm2
+                    features.append(
+                        try Feature.polygon(
+                            rings[0], holes: Array(rings.dropFirst()), annotationType: name, properties: ["area_mm2": .double(mm2)]))
+                }
             }
             areas.append((name, total))
         }
@@ -75,11 +103,47 @@ public enum ModelResults {
             results.append(ResultPair(name: "\(name) area", result: "\(decimal(mm2)) mm² (\(decimal(share, places: 1))% of the scored tissue)"))
             segments.append(Segment(name: name, result: "\(decimal(mm2)) mm²", features: []))
         }
-        let workflow = AiWorkflow(
-            modelName: posting.modelName, provider: posting.provider, ruo: posting.ruo,
-            report: .basic(BasicReport(results: results, segments: segments)))
+        let report: Report
+        switch posting.report {
+        case .basic:
+            report = .basic(BasicReport(results: results, segments: segments))
+        case .areaDifferential:
+            var shares = OrderedMap<Double>()
+            for (name, mm2) in areas { shares[name] = tissue > 0 ? mm2 / tissue : 0 }
+            let regions = areaRegions.map { r in
+                AreaRegion(region: r.region, weight: tissue > 0 ? r.mm2 / tissue : 0, score: r.score, points: r.points)
+            }
+            report = .areaDifferential(AreaDifferentialReport(regions: regions, scores: shares, positivityThreshold: posting.threshold))
+        }
+        let workflow = AiWorkflow(modelName: posting.modelName, provider: posting.provider, ruo: posting.ruo, report: report)
         let scan = ScanResult(scanId: scanId, workflow: workflow, geojson: features.isEmpty ? nil : .of(features))
         return ResultsBody(scanResults: [scan])
+    }
+
+    /// The 4-connected groups of chosen cells, each in row order.
+    static func components(columns: Int, rows: Int, _ chosen: (Int, Int) -> Bool) -> [[(column: Int, row: Int)]] {
+        var seen = [Bool](repeating: false, count: columns * rows)
+        var groups: [[(column: Int, row: Int)]] = []
+        for start in 0..<(columns * rows) where !seen[start] && chosen(start % columns, start / columns) {
+            var group: [(column: Int, row: Int)] = []
+            var stack = [start]
+            seen[start] = true
+            while let i = stack.popLast() {
+                let c = i % columns, r = i / columns
+                group.append((c, r))
+                for (dc, dr) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+                    let nc = c + dc, nr = r + dr
+                    guard nc >= 0, nr >= 0, nc < columns, nr < rows else { continue }
+                    let n = nr * columns + nc
+                    if !seen[n], chosen(nc, nr) {
+                        seen[n] = true
+                        stack.append(n)
+                    }
+                }
+            }
+            groups.append(group.sorted { ($0.row, $0.column) < ($1.row, $1.column) })
+        }
+        return groups
     }
 
     /// Half the shoelace sum: positive for an outer ring from ``GridRegions``, negative for a hole.
