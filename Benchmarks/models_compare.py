@@ -11,7 +11,7 @@
       workers are not counted twice); plus /proc/loadavg before and after (the machine's other
       load).
 
-  models_compare.py compare --slide SLIDE --model DIR --mhs RUN [--wsinfer LABEL=RUN ...]
+  models_compare.py compare --slide SLIDE --model DIR [--mhs RUN] [--wsinfer LABEL=RUN ...]
       RUN folders: mhs's holds `mhs demo --output`'s files (model-outputs.csv, run-report.json)
       and measure.json; each WSInfer one holds results/ (wsinfer run --results-dir), log.txt
       (its output, for tqdm's inference time) and measure.json. Prints a table and a final line
@@ -234,10 +234,10 @@ def onnxruntime_alone(slide, model_dir, coords, side, batch):
         a = np.asarray(small, np.float32) / np.float32(255)
         pil_inputs[i] = ((a - mean) / std).transpose(2, 0, 1)
         # mhs-style: the same filter in float, no rounding.
-        x = np.asarray(image, np.float64)
+        x = np.asarray(image, np.float64).transpose(2, 0, 1)  # C, H, W
         if weights is not None:
-            x = np.einsum("ij,jkc->ikc", weights, np.einsum("kl,jlc->jkc", weights, x))
-        float_inputs[i] = ((x / 255.0 - mean) / std).transpose(2, 0, 1)
+            x = weights @ x @ weights.T  # rows then columns, per channel, in float64
+        float_inputs[i] = (x / 255.0 - mean[:, None, None]) / std[:, None, None]
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
@@ -253,6 +253,10 @@ def onnxruntime_alone(slide, model_dir, coords, side, batch):
     return pil_probs, float_probs, seconds
 
 
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
 def compare(args):
     import numpy as np
     import pandas as pd
@@ -266,21 +270,22 @@ def compare(args):
             return "-".rjust(int(width) if width else 1)
         return format(v, spec)
 
-    # mhs
-    mhs_csv = pd.read_csv(os.path.join(args.mhs, "model-outputs.csv"))
-    with open(os.path.join(args.mhs, "run-report.json")) as f:
-        report = json.load(f)
-    pipeline = report["pipeline"]
-    mhs_m = _load_measure(args.mhs) or {}
-    mhs = {
-        "label": "mhs demo", "patches": len(mhs_csv), "inference_s": pipeline["wall_seconds"],
-        "wall_s": mhs_m.get("wall_s"), "max_rss_mib": mhs_m.get("max_rss_mib"), "tree_pss_mib": mhs_m.get("tree_peak_pss_mib"),
-        "load": mhs_m.get("loadavg_after"),
-    }
-    if pipeline["patches"] != len(mhs_csv):
-        print(f"note: run-report.json says {pipeline['patches']} patches, model-outputs.csv has {len(mhs_csv)}", file=sys.stderr)
-    side = int(pipeline["level0_patch_pixels"])
-    rows.append(mhs)
+    # mhs (optional: without it, WSInfer and the limit alone)
+    mhs = None
+    if args.mhs:
+        frame = pd.read_csv(os.path.join(args.mhs, "model-outputs.csv"))
+        with open(os.path.join(args.mhs, "run-report.json")) as f:
+            pipeline = json.load(f)["pipeline"]
+        m = _load_measure(args.mhs) or {}
+        mhs = {
+            "label": "mhs demo", "patches": len(frame), "frame": frame, "inference_s": pipeline["wall_seconds"],
+            "grid_cells": pipeline.get("grid_cells"), "side": int(pipeline["level0_patch_pixels"]),
+            "wall_s": m.get("wall_s"), "max_rss_mib": m.get("max_rss_mib"), "tree_pss_mib": m.get("tree_peak_pss_mib"),
+            "exit_status": m.get("exit_status"), "load": m.get("loadavg_after"),
+        }
+        if pipeline["patches"] != len(frame):
+            print(f"note: run-report.json says {pipeline['patches']} patches, model-outputs.csv has {len(frame)}", file=sys.stderr)
+        rows.append(mhs)
 
     # WSInfer, each setting
     wsinfer = []
@@ -292,102 +297,116 @@ def compare(args):
             continue
         frame = pd.read_csv(csv_path)
         log = os.path.join(run, "log.txt")
-        batch = _batch_size(log)
         m = _load_measure(run) or {}
         wsinfer.append({
             "label": f"wsinfer {label}", "key": label, "patches": len(frame), "frame": frame,
-            "inference_s": _tqdm_seconds(log, math.ceil(len(frame) / batch)),
+            "inference_s": _tqdm_seconds(log, math.ceil(len(frame) / _batch_size(log))),
+            "side": int(frame["width"].iloc[0]) if len(frame) else None,
             "wall_s": m.get("wall_s"), "max_rss_mib": m.get("max_rss_mib"), "tree_pss_mib": m.get("tree_peak_pss_mib"),
             "exit_status": m.get("exit_status"), "load": m.get("loadavg_after"),
         })
     rows.extend(wsinfer)
+    if not rows:
+        raise SystemExit("nothing to compare: no mhs run and no WSInfer CSV")
     for r in rows:
-        r["pps"] = r["patches"] / r["inference_s"] if r.get("inference_s") else None
-        r["e2e_pps"] = r["patches"] / r["wall_s"] if r.get("wall_s") else None
+        r["pps"] = _ratio(r["patches"], r.get("inference_s"))
+        r["e2e_pps"] = _ratio(r["patches"], r.get("wall_s"))
+    columns = _prob_columns(rows[0]["frame"])
+    side = rows[0]["side"]
 
-    # Probabilities where both scored (WSInfer's settings score the same patches alike: the first).
-    columns = _prob_columns(mhs_csv)
+    # The WSInfer settings score the same patches alike? (They should: one reader, one model.)
+    for other in wsinfer[1:]:
+        again = wsinfer[0]["frame"].merge(other["frame"], on=["minx", "miny"])
+        spread = max(float(np.abs(again[c + "_x"] - again[c + "_y"]).max()) for c in columns) if len(again) else 0.0
+        if len(again) != wsinfer[0]["patches"] or other["patches"] != wsinfer[0]["patches"] or spread > 1e-5:
+            print(f"note: {other['label']} differs from {wsinfer[0]['label']}: {len(again)} common patches, "
+                  f"max diff {spread:.2e}", file=sys.stderr)
+
+    # The patches both scored, and the probabilities there.
     common = None
-    if wsinfer:
-        ref = wsinfer[0]["frame"]
-        common = mhs_csv.merge(ref, on=["minx", "miny"], suffixes=("_mhs", "_wsi"))
+    if mhs and wsinfer:
+        common = mhs["frame"].merge(wsinfer[0]["frame"], on=["minx", "miny"], suffixes=("_mhs", "_wsi"))
         if not (common["width_mhs"] == common["width_wsi"]).all():
             print("note: patch sizes differ between mhs and WSInfer", file=sys.stderr)
-        diffs = np.abs(np.stack([common[c + "_mhs"] - common[c + "_wsi"] for c in columns], axis=1)) if len(common) else np.zeros((0, 1))
-        max_diff = float(diffs.max()) if len(common) else float("nan")
-        mean_diff = float(diffs.mean()) if len(common) else float("nan")
-        for other in wsinfer[1:]:
-            again = ref.merge(other["frame"], on=["minx", "miny"])
-            spread = max(float(np.abs(again[c + "_x"] - again[c + "_y"]).max()) for c in columns) if len(again) else 0.0
-            if len(again) != len(ref) or spread > 1e-6:
-                print(f"note: {other['label']} differs from {wsinfer[0]['label']}: {len(again)} common patches, "
-                      f"max diff {spread:.2e}", file=sys.stderr)
+        if len(common):
+            diffs = np.abs(np.stack([common[c + "_mhs"] - common[c + "_wsi"] for c in columns], axis=1))
+            keys_diff = (float(diffs.max()), float(diffs.mean()))
+        else:
+            keys_diff = (float("nan"), float("nan"))
+        coords = common[["minx", "miny"]].to_numpy()
+        sides = {"mhs": np.stack([common[c + "_mhs"] for c in columns], axis=1),
+                 "wsinfer": np.stack([common[c + "_wsi"] for c in columns], axis=1)}
+    else:
+        only = mhs or wsinfer[0]
+        coords = only["frame"][["minx", "miny"]].to_numpy()
+        sides = {("mhs" if mhs else "wsinfer"): only["frame"][columns].to_numpy()}
 
-    # ONNX Runtime alone, on the common patches (all of mhs's without a WSInfer run).
-    coords = (common if common is not None else mhs_csv)[["minx", "miny"]].to_numpy()
-    ort = None
+    # ONNX Runtime alone, on those patches.
+    ort, split = None, {}
     if len(coords) and not args.no_ort:
         pil_probs, float_probs, seconds = onnxruntime_alone(args.slide, args.model, coords, side, args.ort_batch)
-        ort = {"label": f"onnxruntime-python (b{args.ort_batch}, inference only)", "patches": len(coords), "inference_s": seconds,
-               "pps": len(coords) / seconds}
-        if common is not None:
-            mhs_side = np.stack([common[c + "_mhs"] for c in columns], axis=1)
-        else:
-            mhs_side = mhs_csv[columns].to_numpy()
-        split = {"ort_pil_vs_ort_float": np.abs(pil_probs - float_probs), "ort_float_vs_mhs": np.abs(float_probs - mhs_side)}
-        if common is not None:
-            split["ort_pil_vs_wsinfer"] = np.abs(pil_probs - np.stack([common[c + "_wsi"] for c in columns], axis=1))
+        ort = {"label": f"onnxruntime-python b{args.ort_batch}, inference only", "patches": len(coords),
+               "inference_s": seconds, "pps": len(coords) / seconds}
+        split["ort_pil_vs_ort_float"] = np.abs(pil_probs - float_probs)
+        if "wsinfer" in sides:
+            split["ort_pil_vs_wsinfer"] = np.abs(pil_probs - sides["wsinfer"])
+        if "mhs" in sides:
+            split["ort_float_vs_mhs"] = np.abs(float_probs - sides["mhs"])
 
     # The table.
     print(f"slide {os.path.basename(args.slide)}: {side} px level-0 patches; model {args.model}")
-    header = f"{'':44} {'patches':>8} {'infer s':>8} {'p/s':>7} {'wall s':>8} {'e2e p/s':>8} {'max RSS':>8} {'tree PSS':>9} {'load':>5}"
-    print(header)
+    print(f"{'':40} {'patches':>8} {'infer s':>8} {'p/s':>7} {'wall s':>8} {'e2e p/s':>8} {'max RSS':>8} {'tree PSS':>9} {'load':>5}")
     for r in rows + ([ort] if ort else []):
-        print(f"{r['label']:44} {r['patches']:8d} {fmt(r.get('inference_s'), '8.1f')} {fmt(r.get('pps'), '7.1f')} "
+        print(f"{r['label']:40} {r['patches']:8d} {fmt(r.get('inference_s'), '8.1f')} {fmt(r.get('pps'), '7.1f')} "
               f"{fmt(r.get('wall_s'), '8.1f')} {fmt(r.get('e2e_pps'), '8.1f')} {fmt(r.get('max_rss_mib'), '8.0f')} "
-              f"{fmt(r.get('tree_pss_mib'), '9.0f')} {fmt((r.get('load') or [None])[0], '5.1f')}")
-    print("(p/s: patches ÷ the inference stage's wall; e2e: ÷ the whole command's wall; memory in MiB: GNU time's "
-          "largest process, and the process tree's summed PSS; load: 1-min load average after the run)")
+              f"{fmt(r.get('tree_pss_mib'), '9.0f')} {fmt((r.get('load') or [None])[0], '5.1f')}"
+              + (f"  (exit {r['exit_status']})" if r.get("exit_status") else ""))
+    print("p/s: patches ÷ the inference stage's wall (mhs: its pipeline, reading overlapped; WSInfer: tqdm's DataLoader loop);\n"
+          "e2e: ÷ the whole command's wall; MiB: GNU time's largest process, the process tree's summed PSS;\n"
+          f"load: the 1-minute load average after the run (the run itself counts: much above {os.cpu_count()} means other work competed)")
 
-    keys["mhs_patches"] = mhs["patches"]
-    keys["mhs_grid_cells"] = pipeline.get("grid_cells")
-    keys["mhs_pps"] = mhs["pps"]
-    keys["mhs_e2e_pps"] = mhs["e2e_pps"]
-    keys["mhs_wall_s"] = mhs["wall_s"]
-    keys["mhs_rss_mib"] = mhs["max_rss_mib"]
+    if mhs:
+        keys.update({"mhs_patches": mhs["patches"], "mhs_grid_cells": mhs["grid_cells"], "mhs_pps": mhs["pps"],
+                     "mhs_e2e_pps": mhs["e2e_pps"], "mhs_wall_s": mhs["wall_s"], "mhs_rss_mib": mhs["max_rss_mib"],
+                     "mhs_tree_pss_mib": mhs["tree_pss_mib"]})
     if wsinfer:
         best = max(wsinfer, key=lambda r: r["pps"] or 0)
         best_e2e = max(wsinfer, key=lambda r: r["e2e_pps"] or 0)
-        print(f"\npatches: mhs {mhs['patches']}, WSInfer {best['patches']}, both {len(common)} "
-              f"(mhs only {mhs['patches'] - len(common)}, WSInfer only {best['patches'] - len(common)})")
+        keys.update({"wsinfer_patches": best["patches"], "wsinfer_best": best["key"], "wsinfer_pps": best["pps"],
+                     "wsinfer_e2e_best": best_e2e["key"], "wsinfer_e2e_pps": best_e2e["e2e_pps"],
+                     "wsinfer_wall_s": best_e2e["wall_s"], "wsinfer_rss_mib": best["max_rss_mib"],
+                     "wsinfer_tree_pss_mib": best["tree_pss_mib"]})
+    if common is not None:
+        max_diff, mean_diff = keys_diff
+        print(f"\npatches: mhs {mhs['patches']}, WSInfer {wsinfer[0]['patches']}, both {len(common)} "
+              f"(mhs only {mhs['patches'] - len(common)}, WSInfer only {wsinfer[0]['patches'] - len(common)})")
         print(f"probabilities on the {len(common)} common patches: max abs diff {max_diff:.2e}, mean {mean_diff:.2e} "
-              f"(goal ≤ 1e-3: {'met' if max_diff <= 1e-3 else 'NOT met'})")
+              f"(goal ≤ 1e-3: {'met' if max_diff <= 1e-3 else 'NOT met'}"
+              + (f"; PIL's rounding of the resized patch to bytes alone moves them by up to "
+                 f"{split['ort_pil_vs_ort_float'].max():.2e}" if "ort_pil_vs_ort_float" in split else "") + ")")
         for r in wsinfer:
-            ratio = mhs["pps"] / r["pps"] if r["pps"] else None
-            e2e = mhs["e2e_pps"] / r["e2e_pps"] if r["e2e_pps"] and mhs["e2e_pps"] else None
-            rss = mhs["max_rss_mib"] / r["max_rss_mib"] if r["max_rss_mib"] and mhs["max_rss_mib"] else None
-            pss = mhs["tree_pss_mib"] / r["tree_pss_mib"] if r["tree_pss_mib"] and mhs["tree_pss_mib"] else None
-            print(f"mhs ÷ {r['label']}: inference p/s {fmt(ratio, '.2f')}x, end to end {fmt(e2e, '.2f')}x, "
-                  f"max RSS {fmt(rss, '.2f')}x, tree PSS {fmt(pss, '.2f')}x"
-                  + (f" (WSInfer exit status {r['exit_status']})" if r.get("exit_status") else ""))
-        keys.update({
-            "wsinfer_patches": best["patches"], "common_patches": len(common),
-            "max_abs_diff": max_diff, "mean_abs_diff": mean_diff,
-            "wsinfer_best": best["key"], "wsinfer_pps": best["pps"], "wsinfer_e2e_best": best_e2e["key"],
-            "wsinfer_e2e_pps": best_e2e["e2e_pps"], "wsinfer_wall_s": best_e2e["wall_s"],
-            "wsinfer_rss_mib": best["max_rss_mib"], "wsinfer_tree_pss_mib": best["tree_pss_mib"],
-            "vs_wsinfer": mhs["pps"] / best["pps"] if best["pps"] else None,
-            "vs_wsinfer_e2e": mhs["e2e_pps"] / best_e2e["e2e_pps"] if best_e2e["e2e_pps"] and mhs["e2e_pps"] else None,
-            "rss_vs_wsinfer": mhs["max_rss_mib"] / best["max_rss_mib"] if best["max_rss_mib"] and mhs["max_rss_mib"] else None,
-        })
+            print(f"mhs ÷ {r['label']}: inference p/s {fmt(_ratio(mhs['pps'], r['pps']), '.2f')}x, "
+                  f"end to end {fmt(_ratio(mhs['e2e_pps'], r['e2e_pps']), '.2f')}x, "
+                  f"max RSS {fmt(_ratio(mhs['max_rss_mib'], r['max_rss_mib']), '.2f')}x, "
+                  f"tree PSS {fmt(_ratio(mhs['tree_pss_mib'], r['tree_pss_mib']), '.2f')}x")
+        keys.update({"common_patches": len(common), "max_abs_diff": max_diff, "mean_abs_diff": mean_diff,
+                     "vs_wsinfer": _ratio(mhs["pps"], best["pps"]),
+                     "vs_wsinfer_e2e": _ratio(mhs["e2e_pps"], best_e2e["e2e_pps"]),
+                     "rss_vs_wsinfer": _ratio(mhs["max_rss_mib"], best["max_rss_mib"]),
+                     "pss_vs_wsinfer": _ratio(mhs["tree_pss_mib"], best["tree_pss_mib"])})
     if ort:
-        print(f"ONNX Runtime alone: {ort['pps']:.1f} patches/s on {os.cpu_count()} threads; mhs is at "
-              f"{100 * mhs['pps'] / ort['pps']:.0f}% of it (reading, tissue and resizing overlapped with inference)")
+        print(f"\nONNX Runtime alone: {ort['pps']:.1f} patches/s on {os.cpu_count()} threads ({ort['patches']} patches preloaded)"
+              + (f"; mhs is at {100 * mhs['pps'] / ort['pps']:.0f}% of it" if mhs else "")
+              + (f"; WSInfer ({best['key']}) at {100 * best['pps'] / ort['pps']:.0f}%" if wsinfer and best["pps"] else ""))
+        print("where the probabilities differ (ort pil: WSInfer's inputs, PIL's Resize to bytes; ort float: mhs's filter in float):")
         for key, d in split.items():
-            print(f"  {key.replace('_', ' ')}: max abs diff {d.max():.2e}, mean {d.mean():.2e}")
+            print(f"  {key.replace('_', ' '):24} max abs diff {d.max():.2e}, mean {d.mean():.2e}")
             keys[key + "_max"] = float(d.max())
         keys["ort_limit_pps"] = ort["pps"]
-        keys["mhs_of_limit"] = mhs["pps"] / ort["pps"]
+        if mhs:
+            keys["mhs_of_limit"] = mhs["pps"] / ort["pps"]
+        if wsinfer and best["pps"]:
+            keys["wsinfer_of_limit"] = best["pps"] / ort["pps"]
 
     def value(v):
         if isinstance(v, float):
@@ -411,7 +430,7 @@ def main():
     c = sub.add_parser("compare")
     c.add_argument("--slide", required=True)
     c.add_argument("--model", required=True, help="the model directory (config.json, model.onnx)")
-    c.add_argument("--mhs", required=True, help="mhs demo's --output folder, with measure.json")
+    c.add_argument("--mhs", help="mhs demo's --output folder, with measure.json (without it: WSInfer and the limit alone)")
     c.add_argument("--wsinfer", action="append", default=[], metavar="LABEL=RUN", help="a WSInfer run folder (results/, log.txt, measure.json)")
     c.add_argument("--ort-batch", type=int, default=32)
     c.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime-only limit")

@@ -17,12 +17,16 @@ Models written (each in a folder of its own, opset 17, a few hundred bytes):
   stain-three      3 classes (glass, eosin, haematoxylin), softmax, 64 px at 1.0 µm/px -> Resize 32
                    (a 4:1 reduction on a 0.5 µm/px slide)
 
+PIL's resize of two real patches (reference/pil-resize-X-Y-FROM-TO.rgb, interleaved RGB bytes),
+for the test that mhs's resampling gives the same bytes.
+
 References (reference/<model>.<slide>.csv, WSInfer's columns minx,miny,width,height,prob_<class>):
 every whole patch of the model's level-0 grid on the slide, read by openslide-python at level 0,
-resized by the same antialiased triangle filter mhs uses (PIL's BILINEAR reduction, computed in
-float64 without rounding to bytes), normalised, and run through onnxruntime-python.
+transformed as WSInfer does (converted to RGB, resized by PIL's bilinear filter — what
+torchvision's Resize calls on a PIL image — scaled to [0, 1], normalised) and run through
+onnxruntime-python.
 
-Needs numpy, onnx, onnxruntime, openslide-python and openslide-bin.
+Needs numpy, onnx, onnxruntime, Pillow, openslide-python and openslide-bin.
 
   python3 Models/patch-classifiers/make_models.py [--slides ../shared/testdata/slides]
 """
@@ -35,6 +39,7 @@ import os
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -124,33 +129,12 @@ def config(spec):
     return c
 
 
-def triangle_weights(source, target):
-    """(target, source) matrix of PIL's BILINEAR resampling weights (antialiased on reduction)."""
-    scale = source / target
-    filterscale = max(scale, 1.0)
-    support = 1.0 * filterscale
-    w = np.zeros((target, source), np.float64)
-    for i in range(target):
-        center = (i + 0.5) * scale
-        lo = max(int(center - support + 0.5), 0)
-        hi = min(int(center + support + 0.5), source)
-        for j in range(lo, hi):
-            x = (j - center + 0.5) / filterscale
-            w[i, j] = max(0.0, 1.0 - abs(x))
-        total = w[i].sum()
-        if total > 0:
-            w[i] /= total
-    return w
-
-
-def prepare(rgb, spec):
-    """HxWx3 uint8 -> 3xSxS float32, as the config's transform says."""
-    x = rgb.astype(np.float64)
-    if spec["resize"] and spec["resize"] != rgb.shape[0]:
-        wy = triangle_weights(rgb.shape[0], spec["resize"])
-        wx = triangle_weights(rgb.shape[1], spec["resize"])
-        x = np.einsum("ij,jkc->ikc", wy, np.einsum("kl,jlc->jkc", wx, x))
-    x = x / 255.0
+def prepare(image, spec):
+    """A PIL RGB patch -> 3xSxS float32, as WSInfer's torchvision transform does it: Resize
+    (PIL's bilinear resampling, what torchvision calls on a PIL image), ToTensor, Normalize."""
+    if spec["resize"] and spec["resize"] != image.width:
+        image = image.resize((spec["resize"], spec["resize"]), Image.BILINEAR)
+    x = np.asarray(image, dtype=np.float64) / 255.0
     x = (x - np.array(MEAN)) / np.array(STD)
     return x.transpose(2, 0, 1).astype(np.float32)
 
@@ -176,8 +160,7 @@ def reference(name, spec, session, slide_path, out_path):
         chunk = coords[start:start + 64]
         batch = []
         for x, y in chunk:
-            rgb = np.asarray(slide.read_region((x, y), 0, (side, side)).convert("RGB"))
-            batch.append(prepare(rgb, spec))
+            batch.append(prepare(slide.read_region((x, y), 0, (side, side)).convert("RGB"), spec))
         logits = session.run(["logits"], {"input": np.stack(batch)})[0]
         for (x, y), p in zip(chunk, activate(logits)):
             rows.append([x, y, side, side] + [f"{v:.9f}" for v in p])
@@ -186,6 +169,20 @@ def reference(name, spec, session, slide_path, out_path):
         w.writerow(["minx", "miny", "width", "height"] + [f"prob_{c}" for c in spec["classes"]])
         w.writerows(rows)
     return len(rows)
+
+
+# PIL's resize of real patches, byte for byte, for the test of mhs's resampling: (x, y, from, to).
+RESIZE_FIXTURES = [(1024, 1024, 128, 64), (640, 1280, 250, 97)]
+
+
+def resize_fixtures(slide_path):
+    import openslide
+
+    slide = openslide.OpenSlide(slide_path)
+    for x, y, side, target in RESIZE_FIXTURES:
+        patch = slide.read_region((x, y), 0, (side, side)).convert("RGB")
+        with open(os.path.join(HERE, "reference", f"pil-resize-{x}-{y}-{side}-{target}.rgb"), "wb") as f:
+            f.write(patch.resize((target, target), Image.BILINEAR).tobytes())
 
 
 def main():
@@ -203,6 +200,7 @@ def main():
         "dicom-cmu-1-small-region-wsidicomizer": sorted(glob.glob(os.path.join(args.slides, "dicom-cmu-1-small-region-wsidicomizer", "*.dcm")))[0],
     }
     os.makedirs(os.path.join(HERE, "reference"), exist_ok=True)
+    resize_fixtures(slides["CMU-1-Small-Region"])
     for name, spec in MODELS.items():
         folder = os.path.join(HERE, name)
         os.makedirs(folder, exist_ok=True)

@@ -42,9 +42,12 @@ enum TestModels {
 }
 
 /// Each output pixel's first source pixel and its weights.
-func resampleTaps(source: Int, target: Int) -> [(first: Int, weights: [Float])] {
+func resampleTaps(source: Int, target: Int) -> [(first: Int, weights: [Double], fixed: [Int32])] {
     let t = ResampleTaps(source: source, target: target)
-    return (0..<target).map { (t.first[$0], Array(t.weights[($0 * t.width)..<($0 * t.width + t.count[$0])])) }
+    return (0..<target).map { i in
+        let range = (i * t.width)..<(i * t.width + t.count[i])
+        return (t.first[i], Array(t.exact[range]), Array(t.weights[range]))
+    }
 }
 
 /// The problems a directory has, or none.
@@ -57,7 +60,7 @@ func problems(_ path: String) -> [ModelProblem] {
 
 @Suite("Model directories on ONNX Runtime: loading, checking, the transform, scoring")
 struct ModelRunnerTests {
-    @Test("the resampling taps are PIL's: identity at 1:1, weights summing to 1, each reduction reads its whole span")
+    @Test("the resampling taps are PIL's: identity at 1:1, weights summing to 1 (2²² in fixed point), each reduction reads its whole span")
     func taps() {
         let same = resampleTaps(source: 64, target: 64)
         for (i, tap) in same.enumerated() {
@@ -67,7 +70,8 @@ struct ModelRunnerTests {
         for (source, target) in [(128, 64), (350, 224), (128, 32), (101, 7), (32, 64)] {
             let taps = resampleTaps(source: source, target: target)
             #expect(taps.count == target)
-            #expect(taps.allSatisfy { abs($0.weights.reduce(0, +) - 1) < 1e-5 }, "\(source)→\(target)")
+            #expect(taps.allSatisfy { abs($0.weights.reduce(0, +) - 1) < 1e-12 }, "\(source)→\(target)")
+            #expect(taps.allSatisfy { abs(Int($0.fixed.reduce(0, +)) - (1 << 22)) <= $0.fixed.count }, "\(source)→\(target)")
             #expect(taps.allSatisfy { $0.first >= 0 && $0.first + $0.weights.count <= source })
         }
         // 2:1 — output pixel 0 reads source 0…2 with weights 3/8, 3/8 … (PIL: support 2 around centre 1).
@@ -97,6 +101,23 @@ struct ModelRunnerTests {
         #expect(abs(at(1, 0, 9, 9) - Float((64.0 / 255 - 0.5) / 0.25)) < 1e-5)
         #expect(abs(at(1, 1, 9, 9) - Float((128.0 / 255 - 0.5) / 0.25)) < 1e-5)
         #expect(abs(at(1, 2, 9, 9) - Float((191.0 / 255 - 0.5) / 0.25)) < 1e-5)
+    }
+
+    @Test("Resize gives PIL's bytes (what torchvision hands WSInfer's models) on real patches", arguments: [(1024, 1024, 128, 64), (640, 1280, 250, 97)])
+    func resizeEqualsPIL(_ fixture: (x: Int, y: Int, side: Int, target: Int)) throws {
+        let slide = try Slide(path: MHSTestSupport.slide("CMU-1-Small-Region.svs"))
+        let patch = try slide.read(x: fixture.x, y: fixture.y, level: 0, width: fixture.side, height: fixture.side).image
+        let name = "pil-resize-\(fixture.x)-\(fixture.y)-\(fixture.side)-\(fixture.target).rgb"
+        let pil = [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestModels.folder + "/reference/" + name)))
+        let config = """
+            {"spec_version":"1.0","architecture":"a","num_classes":1,"class_names":["x"],"patch_size_pixels":\(fixture.side),
+             "spacing_um_px":0.5,"transform":[{"name":"Resize","arguments":{"size":\(fixture.target)}},{"name":"ToTensor"}]}
+            """
+        let configuration = try ModelConfiguration.parse(Array(config.utf8)).get()
+        let ours = PatchTensors(configuration, sourceSide: fixture.side).resizedBytes(patch)
+        #expect(ours.count == pil.count)
+        let differing = zip(ours, pil).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(differing) of \(pil.count) bytes differ from PIL's")
     }
 
     @Test("every test model loads, and its declared shapes are what its config makes")

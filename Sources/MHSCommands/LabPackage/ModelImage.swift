@@ -53,7 +53,7 @@ struct ModelImage {
 
             The exit status says what happened (0 posted, 2 a bad model directory or setting — \
             before anything is downloaded — 3 download, 4 slide, 5 model failed, 6 invalid results, \
-            7 posting). `MHS_MODEL_BATCH` sets the patches per model call (default 32), \
+            7 posting). `MHS_MODEL_BATCH` sets the patches per model call (default 8 on the CPU, 32 on a GPU), \
             `MHS_INFERENCE_DEVICE` auto, cpu or cuda.
 
             ## Deploy
