@@ -207,12 +207,12 @@ def _softmax(logits):
 
 
 def onnxruntime_alone(slide, model_dir, coords, side, batch):
-    """Probabilities from both kinds of input, and patches/s of the inference alone (PIL's inputs)."""
+    """Probabilities and patches/s of ONNX Runtime alone, on WSInfer's inputs preloaded: the
+    patches read by openslide-python, resized by PIL (torchvision's Resize on a PIL image),
+    ToTensor, Normalize in float32 — which mhs's transform reproduces byte for byte."""
     import numpy as np
     import onnxruntime
     from PIL import Image
-    sys.path.insert(0, os.path.join(HERE, "..", "Models", "patch-classifiers"))
-    from make_models import triangle_weights  # the project's reference filter (PIL's BILINEAR, in float)
 
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
@@ -224,33 +224,21 @@ def onnxruntime_alone(slide, model_dir, coords, side, batch):
             mean = np.array(t["arguments"]["mean"], np.float32)
             std = np.array(t["arguments"]["std"], np.float32)
     target = resize or side
-    weights = triangle_weights(side, target) if target != side else None
-    pil_inputs = np.empty((len(coords), 3, target, target), np.float32)
-    float_inputs = np.empty_like(pil_inputs)
+    inputs = np.empty((len(coords), 3, target, target), np.float32)
     for i, image in enumerate(_read_patches(slide, coords, side)):
-        # WSInfer: torchvision Resize on a PIL image (PIL BILINEAR, antialiased, to bytes),
-        # ToTensor (÷255 in float32), Normalize (float32).
         small = image.resize((target, target), Image.BILINEAR) if target != side else image
         a = np.asarray(small, np.float32) / np.float32(255)
-        pil_inputs[i] = ((a - mean) / std).transpose(2, 0, 1)
-        # mhs-style: the same filter in float, no rounding.
-        x = np.asarray(image, np.float64).transpose(2, 0, 1)  # C, H, W
-        if weights is not None:
-            x = weights @ x @ weights.T  # rows then columns, per channel, in float64
-        float_inputs[i] = (x / 255.0 - mean[:, None, None]) / std[:, None, None]
+        inputs[i] = ((a - mean) / std).transpose(2, 0, 1)
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = os.cpu_count() or 1
     session = onnxruntime.InferenceSession(os.path.join(model_dir, "model.onnx"), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    session.run(None, {name: pil_inputs[:batch]})  # warm-up
+    session.run(None, {name: inputs[:batch]})  # warm-up
     start = time.perf_counter()
-    outputs = [session.run(None, {name: pil_inputs[i:i + batch]})[0] for i in range(0, len(pil_inputs), batch)]
+    outputs = [session.run(None, {name: inputs[i:i + batch]})[0] for i in range(0, len(inputs), batch)]
     seconds = time.perf_counter() - start
-    pil_probs = _softmax(np.concatenate(outputs))
-    float_probs = _softmax(np.concatenate(
-        [session.run(None, {name: float_inputs[i:i + batch]})[0] for i in range(0, len(float_inputs), batch)]))
-    return pil_probs, float_probs, seconds
+    return _softmax(np.concatenate(outputs)), seconds
 
 
 def _ratio(a, b):
@@ -344,14 +332,13 @@ def compare(args):
     # ONNX Runtime alone, on those patches.
     ort, split = None, {}
     if len(coords) and not args.no_ort:
-        pil_probs, float_probs, seconds = onnxruntime_alone(args.slide, args.model, coords, side, args.ort_batch)
+        probs, seconds = onnxruntime_alone(args.slide, args.model, coords, side, args.ort_batch)
         ort = {"label": f"onnxruntime-python b{args.ort_batch}, inference only", "patches": len(coords),
                "inference_s": seconds, "pps": len(coords) / seconds}
-        split["ort_pil_vs_ort_float"] = np.abs(pil_probs - float_probs)
         if "wsinfer" in sides:
-            split["ort_pil_vs_wsinfer"] = np.abs(pil_probs - sides["wsinfer"])
+            split["ort_vs_wsinfer"] = np.abs(probs - sides["wsinfer"])
         if "mhs" in sides:
-            split["ort_float_vs_mhs"] = np.abs(float_probs - sides["mhs"])
+            split["ort_vs_mhs"] = np.abs(probs - sides["mhs"])
 
     # The table.
     print(f"slide {os.path.basename(args.slide)}: {side} px level-0 patches; model {args.model}")
@@ -381,9 +368,7 @@ def compare(args):
         print(f"\npatches: mhs {mhs['patches']}, WSInfer {wsinfer[0]['patches']}, both {len(common)} "
               f"(mhs only {mhs['patches'] - len(common)}, WSInfer only {wsinfer[0]['patches'] - len(common)})")
         print(f"probabilities on the {len(common)} common patches: max abs diff {max_diff:.2e}, mean {mean_diff:.2e} "
-              f"(goal ≤ 1e-3: {'met' if max_diff <= 1e-3 else 'NOT met'}"
-              + (f"; PIL's rounding of the resized patch to bytes alone moves them by up to "
-                 f"{split['ort_pil_vs_ort_float'].max():.2e}" if "ort_pil_vs_ort_float" in split else "") + ")")
+              f"(goal ≤ 1e-3: {'met' if max_diff <= 1e-3 else 'NOT met'})")
         for r in wsinfer:
             print(f"mhs ÷ {r['label']}: inference p/s {fmt(_ratio(mhs['pps'], r['pps']), '.2f')}x, "
                   f"end to end {fmt(_ratio(mhs['e2e_pps'], r['e2e_pps']), '.2f')}x, "
@@ -398,7 +383,7 @@ def compare(args):
         print(f"\nONNX Runtime alone: {ort['pps']:.1f} patches/s on {os.cpu_count()} threads ({ort['patches']} patches preloaded)"
               + (f"; mhs is at {100 * mhs['pps'] / ort['pps']:.0f}% of it" if mhs else "")
               + (f"; WSInfer ({best['key']}) at {100 * best['pps'] / ort['pps']:.0f}%" if wsinfer and best["pps"] else ""))
-        print("where the probabilities differ (ort pil: WSInfer's inputs, PIL's Resize to bytes; ort float: mhs's filter in float):")
+        print("where the probabilities differ (ort: onnxruntime-python on WSInfer's inputs, PIL's Resize):")
         for key, d in split.items():
             print(f"  {key.replace('_', ' '):24} max abs diff {d.max():.2e}, mean {d.mean():.2e}")
             keys[key + "_max"] = float(d.max())
