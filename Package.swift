@@ -184,7 +184,7 @@ let package = Package(
             dependencies: ["MHSExamples", "MHS"],
             path: "Benchmarks/NucleiBenchmark"
         ),
-        .testTarget(name: "MHSContractTests", dependencies: ["MHSContract"]),
+        .testTarget(name: "MHSContractTests", dependencies: ["MHSContract", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(name: "MHSModelsTests", dependencies: ["MHSModels", "MHSContract"]),
         .testTarget(
             name: "MHSModelRunnerTests",

@@ -41,6 +41,31 @@ row "mhs validate (typed)" "$sw_vg"
 row "python json.dumps" "$py_jg"
 row "python orjson.dumps" "$py_og"
 
+# Real model output, generated once (seeded) and read by both sides: full-precision scores,
+# integer positions; polygons of 4-24 vertices on whole pixels and at two decimals.
+bodies=.build/contract-bodies
+mkdir -p $bodies
+[ -f $bodies/model-points-$points.json ] || python3 Benchmarks/contract_python.py make model-points "$points" $bodies/model-points-$points.json
+[ -f $bodies/model-polygons-$polygons.json ] || python3 Benchmarks/contract_python.py make model-polygons "$polygons" $bodies/model-polygons-$polygons.json
+for kind in points polygons; do
+    n=$points; [ $kind = polygons ] && n=$polygons
+    file=$bodies/model-$kind-$n.json
+    sw_e=$("$bench" encode-file $file)
+    sw_p=$("$bench" parse-validate-file $file)
+    py_j=$(python3 Benchmarks/contract_python.py json file $file)
+    py_o=$(python3 Benchmarks/contract_python.py orjson file $file)
+    py_l=$(python3 Benchmarks/contract_python.py orjson-loads file $file)
+    echo "Model output: $n $kind (full-precision scores; read from $file by both sides)"
+    row "mhs encode" "$sw_e"
+    row "mhs parse+validate (emulator path)" "$sw_p"
+    row "python json.dumps" "$py_j"
+    row "python orjson.dumps" "$py_o"
+    row "python orjson.loads" "$py_l"
+    printf -v "model_${kind}_encode_vs_orjson" '%s' "$(awk -v a="$(field seconds "$sw_e")" -v b="$(field seconds "$py_o")" 'BEGIN{printf "%.2f", a/b}')"
+    printf -v "model_${kind}_parse_validate_vs_loads" '%s' "$(awk -v a="$(field seconds "$sw_p")" -v b="$(field seconds "$py_l")" 'BEGIN{printf "%.2f", a/b}')"
+    printf -v "model_${kind}_peak_rss_vs_output" '%s' "$(awk -v r="$(field peak_rss_mib "$sw_e")" -v b="$(field bytes "$sw_e")" 'BEGIN{printf "%.2f", r*1048576/b}')"
+done
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 s() { field seconds "$1"; }
 enc_vs_orjson_points=$(ratio "$(s "$sw_ep")" "$(s "$py_op")")
@@ -55,4 +80,4 @@ enc_rss_polygons=$(extra "$sw_eg")
 rss_vs_out_polygons=$(awk -v r="$(field peak_rss_mib "$sw_eg")" -v b="$(field bytes "$sw_eg")" 'BEGIN{printf "%.2f", r*1048576/b}')
 echo "goals: encode <= 1.5x orjson, validate <= 0.5x encode, peak RSS <= 3x output"
 echo "(peak RSS includes the model itself; encoder_rss_vs_output is (peak - model) / output)"
-echo "points=$points encode_vs_orjson=$enc_vs_orjson_points encode_vs_json=$enc_vs_json_points validate_vs_encode=$val_vs_enc_points peak_rss_vs_output=$rss_vs_out_points encoder_rss_vs_output=$enc_rss_points polygons=$polygons polygons_encode_vs_orjson=$enc_vs_orjson_polygons polygons_validate_vs_encode=$val_vs_enc_polygons polygons_peak_rss_vs_output=$rss_vs_out_polygons polygons_encoder_rss_vs_output=$enc_rss_polygons"
+echo "points=$points encode_vs_orjson=$enc_vs_orjson_points encode_vs_json=$enc_vs_json_points validate_vs_encode=$val_vs_enc_points peak_rss_vs_output=$rss_vs_out_points encoder_rss_vs_output=$enc_rss_points polygons=$polygons polygons_encode_vs_orjson=$enc_vs_orjson_polygons polygons_validate_vs_encode=$val_vs_enc_polygons polygons_peak_rss_vs_output=$rss_vs_out_polygons polygons_encoder_rss_vs_output=$enc_rss_polygons model_points_encode_vs_orjson=$model_points_encode_vs_orjson model_points_parse_validate_vs_loads=$model_points_parse_validate_vs_loads model_points_peak_rss_vs_output=$model_points_peak_rss_vs_output model_polygons_encode_vs_orjson=$model_polygons_encode_vs_orjson model_polygons_parse_validate_vs_loads=$model_polygons_parse_validate_vs_loads model_polygons_peak_rss_vs_output=$model_polygons_peak_rss_vs_output"

@@ -7,9 +7,12 @@
 //   ContractBenchmark encode-polygons 100000
 //   ContractBenchmark validate-polygons 100000
 //   ContractBenchmark parse-validate-points 1000000   (the emulator's path: bytes → report)
+//   ContractBenchmark encode-file BODY.json           (a body made by contract_python.py make, decoded, then timed)
+//   ContractBenchmark parse-validate-file BODY.json   (its bytes → the validator's report)
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import MHSContract
 
 let pointTypes = ["tumor", "lymphocyte", "stroma", "other"]
@@ -55,6 +58,15 @@ func peakRSSMiB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// A line of /proc/self/status (`VmRSS`, `VmHWM`) in MiB.
+func statusMiB(_ key: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+        let kB = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+    else { return 0 }
+    return kB / 1024
+}
+
 /// Best of `runs` timings of `body`, in seconds.
 func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
     var best = Double.infinity
@@ -68,6 +80,34 @@ func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
 }
 
 let args = CommandLine.arguments
+if args.count == 3, args[1].hasSuffix("-file") {
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: args[2])))
+    var seconds = 0.0, problems = 0, outputBytes = bytes.count
+    var modelRSS = 0.0
+    switch args[1] {
+    case "encode-file":
+        let body = try MHSJSON.decode(ResultsBody.self, from: bytes)
+        // Decoding's own peak is not the encoder's: give its freed memory back, then restart
+        // the kernel's high-water mark (clear_refs 5), so the peak below is the model's and
+        // the encoder's alone.
+        malloc_trim(0)
+        if let f = fopen("/proc/self/clear_refs", "w") {
+            fputs("5", f)
+            fclose(f)
+        }
+        modelRSS = statusMiB("VmRSS")
+        seconds = try best(3) { outputBytes = try MHSJSON.encode(body).count }
+        print("op=\(args[1]) n=1 seconds=\(seconds) bytes=\(outputBytes) problems=0 model_rss_mib=\(modelRSS) peak_rss_mib=\(statusMiB("VmHWM"))")
+        exit(0)
+    case "parse-validate-file":
+        seconds = try best(3) { problems = try Validator.validate(bytes: bytes).problems.count }
+    default:
+        print("unknown operation \(args[1])")
+        exit(2)
+    }
+    print("op=\(args[1]) n=1 seconds=\(seconds) bytes=\(outputBytes) problems=\(problems) model_rss_mib=\(modelRSS) peak_rss_mib=\(peakRSSMiB())")
+    exit(0)
+}
 guard args.count == 3, let n = Int(args[2]) else {
     print("usage: ContractBenchmark encode-points|validate-points|encode-polygons|validate-polygons|parse-validate-points N")
     exit(2)

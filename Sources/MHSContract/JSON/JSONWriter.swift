@@ -180,7 +180,7 @@ public struct JSONWriter {
     @inline(__always)
     public mutating func number(_ value: Double) {
         let magnitude = value.magnitude
-        if magnitude < 9_007_199_254_740_992, Double(Int64(value)) == value {
+        if magnitude < 9_007_199_254_740_992, Double(Int64(value)) == value, value != 0 || value.sign == .plus {
             integer(Int64(value))
         } else if magnitude >= 1e-4, magnitude < 1e9, fixedPoint(value) {
             return
@@ -221,15 +221,23 @@ public struct JSONWriter {
         return false
     }
 
-    /// Appends a `Double` keeping its floating-point spelling (`1.0` stays `1.0`).
+    /// Appends a `Double` keeping its floating-point spelling (`1.0` stays `1.0`): the
+    /// shortest digits that parse back to exactly `value`, as `description` spells them.
+    ///
+    /// The digits come from the standard library's own shortest round-trip conversion
+    /// (`Double.write(to:)`, SwiftDtoa), which hands them to the stream's `_writeASCII` as
+    /// bytes: written straight into ``bytes``, with no `String` made per number.
     public mutating func exactDouble(_ value: Double) {
         guard value.isFinite else {
             nonFiniteCount += 1
             raw("null")
             return
         }
-        var text = value.description
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        // The buffer moves into the sink and back (no copy: it stays uniquely referenced).
+        var sink = DigitSink()
+        swap(&sink.bytes, &bytes)
+        value.write(to: &sink)
+        swap(&sink.bytes, &bytes)
     }
 
     /// Appends `true` or `false`.
@@ -350,5 +358,22 @@ public enum MHSJSON {
     /// Decodes a model type from an already parsed value.
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try T(from: JSONValueDecoder(value: value))
+    }
+}
+
+/// Receives a number's ASCII digits from the standard library's `TextOutputStreamable`
+/// conformance of `Double`, appending them to a byte buffer.
+struct DigitSink: TextOutputStream {
+    var bytes: [UInt8] = []
+
+    mutating func write(_ string: String) {
+        var text = string
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    /// What `Double.write(to:)` calls with its digits (the protocol's default would make a
+    /// `String` of them first).
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: buffer)
     }
 }

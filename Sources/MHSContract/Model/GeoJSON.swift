@@ -6,20 +6,36 @@ import OrderedCollections
 public struct Position: Sendable, Hashable, Codable {
     public var x: Double
     public var y: Double
-    /// Optional third coordinate; slides do not use it.
-    public var z: Double?
+    /// The third coordinate, NaN when absent: 24 bytes a position instead of the 32 an
+    /// optional `Double` takes (a million-point report is 8 MB smaller). NaN is no JSON
+    /// number, so no real coordinate is lost to it.
+    private var storedZ: Double
+
+    /// Optional third coordinate; slides do not use it. (Setting NaN makes it absent.)
+    public var z: Double? {
+        get { storedZ.isNaN ? nil : storedZ }
+        set { storedZ = newValue ?? .nan }
+    }
 
     public init(_ x: Double, _ y: Double, z: Double? = nil) {
         self.x = x
         self.y = y
-        self.z = z
+        self.storedZ = z ?? .nan
+    }
+
+    public static func == (a: Position, b: Position) -> Bool { a.x == b.x && a.y == b.y && a.z == b.z }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(x)
+        hasher.combine(y)
+        hasher.combine(z)
     }
 
     public init(from decoder: any Decoder) throws {
         var c = try decoder.unkeyedContainer()
         x = try c.decode(Double.self)
         y = try c.decode(Double.self)
-        z = c.isAtEnd ? nil : try c.decode(Double.self)
+        storedZ = c.isAtEnd ? .nan : try c.decode(Double.self)
     }
 
     public func encode(to encoder: any Encoder) throws {
