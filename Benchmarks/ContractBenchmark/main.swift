@@ -90,7 +90,8 @@ if args.count == 3, args[1].hasSuffix("-file") {
         // Decoding's own peak is not the encoder's: give its freed memory back, then restart
         // the kernel's high-water mark (clear_refs 5), so the peak below is the model's and
         // the encoder's alone.
-        malloc_trim(0)
+        typealias TrimFn = @convention(c) (Int) -> Int32
+        if let trim = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") { _ = unsafeBitCast(trim, to: TrimFn.self)(0) }
         if let f = fopen("/proc/self/clear_refs", "w") {
             fputs("5", f)
             fclose(f)

@@ -25,7 +25,7 @@ struct NumberTests {
     static let edges: [Double] = [
         0, -0.0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, .leastNormalMagnitude.nextDown,
         .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 1, -1, 0.1, 0.7316520184230957, 1e-4, 1e-4.nextDown, 1e9, 1e9.nextDown,
-        9_007_199_254_740_992, 9_007_199_254_740_993, 9_007_199_254_740_991, -9_007_199_254_740_992, 1e22, 1e23, 5e-324, 2.2250738585072014e-308,
+        9_007_199_254_740_992, 9_007_199_254_740_992.nextUp, 9_007_199_254_740_991, -9_007_199_254_740_992, 1e22, 1e23, 2.2250738585072014e-308,
         123_456_789.123_456_78, 40.5, 0.1234, Double(Float.leastNonzeroMagnitude), Double(Float.greatestFiniteMagnitude),
     ]
 
