@@ -14,31 +14,9 @@ enum TestModels {
 
     /// A reference CSV: level-0 origin → probabilities.
     static func reference(_ model: String, _ slide: String) throws -> [String: [Double]] {
-        try probabilities(csv: String(contentsOfFile: folder + "/reference/\(model).\(slide).csv", encoding: .utf8))
+        csvProbabilities(try String(contentsOfFile: folder + "/reference/\(model).\(slide).csv", encoding: .utf8))
     }
 
-    /// WSInfer's CSV (minx,miny,width,height,prob_…) keyed by "minx,miny".
-    static func probabilities(csv: String) -> [String: [Double]] {
-        var rows: [String: [Double]] = [:]
-        for line in csv.split(whereSeparator: \.isNewline).dropFirst() {
-            let cells = line.split(separator: ",").map(String.init)
-            guard cells.count > 4 else { continue }
-            rows["\(cells[0]),\(cells[1])"] = cells[4...].compactMap(Double.init)
-        }
-        return rows
-    }
-
-    /// A copy of a test model's directory in a fresh folder, with `edit` applied to its config.
-    static func copy(_ name: String, as label: String, edit: (inout [String: Any]) -> Void = { _ in }) throws -> String {
-        let target = testOutput.appendingPathComponent("model-directories/\(label)").path
-        try? FileManager.default.removeItem(atPath: target)
-        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: path(name) + "/model.onnx", toPath: target + "/model.onnx")
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path(name) + "/config.json"))) as! [String: Any]
-        edit(&config)
-        try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: URL(fileURLWithPath: target + "/config.json"))
-        return target
-    }
 }
 
 /// Each output pixel's first source pixel and its weights.
@@ -137,14 +115,14 @@ struct ModelRunnerTests {
     @Test("a model that disagrees with its config is refused, each problem named")
     func mismatches() throws {
         // Resize 96, but the model takes 64 × 64.
-        let resized = try TestModels.copy("tissue-binary", as: "wrong-size") { c in
+        let resized = try editedModel("tissue-binary", as: "wrong-size") { c in
             c["transform"] = [["name": "Resize", "arguments": ["size": 96]], ["name": "ToTensor"]]
         }
         let size = problems(resized)
         #expect(size.count == 2 && size.allSatisfy { $0.path == "model.onnx" })
         #expect(size.contains { $0.message.contains("is 64 pixels high") && $0.message.contains("the config's Resize makes 96 × 96") })
         // Three classes in the config, two scores from the model.
-        let classes = try TestModels.copy("tissue-binary", as: "wrong-classes") { c in
+        let classes = try editedModel("tissue-binary", as: "wrong-classes") { c in
             c["num_classes"] = 3
             c["class_names"] = ["background", "tissue", "fat"]
             c["mhs"] = nil
@@ -152,7 +130,7 @@ struct ModelRunnerTests {
         let counted = problems(classes)
         #expect(counted.map(\.description) == ["model.onnx: output 'logits' gives 2 scores per patch, but config.json has num_classes 3 (background, tissue, fat)"])
         // No Resize: patch_size_pixels itself must be the model's side.
-        let unresized = try TestModels.copy("stain-three", as: "no-resize") { c in
+        let unresized = try editedModel("stain-three", as: "no-resize") { c in
             c["transform"] = [["name": "ToTensor"]]
         }
         #expect(problems(unresized).contains { $0.message.contains("but patch_size_pixels (the config has no Resize) makes 64 × 64") })
@@ -160,16 +138,16 @@ struct ModelRunnerTests {
 
     @Test("an unreadable, empty or missing model, and a broken config, are reported with the file and the JSON path")
     func brokenFiles() throws {
-        let garbage = try TestModels.copy("tissue-binary", as: "garbage-model")
+        let garbage = try editedModel("tissue-binary", as: "garbage-model")
         try Data("this is not an ONNX model".utf8).write(to: URL(fileURLWithPath: garbage + "/model.onnx"))
         let loaded = problems(garbage)
         #expect(loaded.count == 1 && loaded[0].path == "model.onnx" && loaded[0].message.hasPrefix("ONNX Runtime cannot load it:"), "\(loaded)")
 
-        let empty = try TestModels.copy("tissue-binary", as: "empty-model")
+        let empty = try editedModel("tissue-binary", as: "empty-model")
         try Data().write(to: URL(fileURLWithPath: empty + "/model.onnx"))
         #expect(problems(empty).map(\.description) == ["model.onnx: is empty"])
 
-        let missing = try TestModels.copy("tissue-binary", as: "missing-model-and-fields") { c in
+        let missing = try editedModel("tissue-binary", as: "missing-model-and-fields") { c in
             c["spacing_um_px"] = nil
             c["transform"] = [["name": "Resize", "arguments": ["size": 64]], ["name": "CenterCrop"], ["name": "ToTensor"]]
         }

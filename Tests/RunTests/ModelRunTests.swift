@@ -4,20 +4,6 @@ import MHSEmulator
 import MHSTestSupport
 import Testing
 
-/// Models/patch-classifiers: the test models and their openslide-python + onnxruntime references.
-let patchClassifiers = repositoryRoot.appendingPathComponent("Models/patch-classifiers").path
-
-/// WSInfer's CSV keyed by "minx,miny".
-func csvProbabilities(_ text: String) -> [String: [Double]] {
-    var rows: [String: [Double]] = [:]
-    for line in text.split(whereSeparator: \.isNewline).dropFirst() {
-        let cells = line.split(separator: ",").map(String.init)
-        guard cells.count > 4 else { continue }
-        rows["\(cells[0]),\(cells[1])"] = cells[4...].compactMap(Double.init)
-    }
-    return rows
-}
-
 /// The largest difference between mhs's model-outputs.csv and the reference, and how many
 /// rows were compared (every mhs row must be a reference patch).
 func compareWithReference(output: String, model: String, slide: String) throws -> (worst: Double, rows: Int, missing: Int) {
@@ -32,18 +18,6 @@ func compareWithReference(output: String, model: String, slide: String) throws -
         for (a, b) in zip(p, r) { worst = max(worst, abs(a - b)) }
     }
     return (worst, got.count, missing)
-}
-
-/// A copy of a test model with its config edited, under test-output.
-func brokenModel(_ name: String, as label: String, edit: (inout [String: Any]) -> Void) throws -> String {
-    let target = testOutput.appendingPathComponent("model-directories/run-\(label)").path
-    try? FileManager.default.removeItem(atPath: target)
-    try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: "\(patchClassifiers)/\(name)/model.onnx", toPath: target + "/model.onnx")
-    var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(patchClassifiers)/\(name)/config.json"))) as! [String: Any]
-    edit(&config)
-    try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: URL(fileURLWithPath: target + "/config.json"))
-    return target
 }
 
 @Suite("Model directories through the real binary: mhs run --model / MHS_MODEL, mhs model check")
@@ -104,7 +78,7 @@ struct ModelRunTests {
 
     @Test("a broken model directory is exit 2 before the download, every problem named; MHS_MODEL beside another classifier too")
     func brokenBeforeDownload() async throws {
-        let broken = try brokenModel("tissue-binary", as: "broken") { c in
+        let broken = try editedModel("tissue-binary", as: "run-broken") { c in
             c["num_classes"] = 3
             c["class_names"] = ["background", "tissue", "tissue"]
             c["transform"] = [["name": "Resize", "arguments": ["size": 64]], ["name": "RandomFlip"], ["name": "ToTensor"]]
@@ -137,7 +111,7 @@ struct ModelRunTests {
         #expect(good.stdout.contains("a batch of 8 synthetic patches:") && good.stdout.contains("1 cm² of tissue is 24414 patches"))
         #expect(good.stdout.contains("CMU-1-Small-Region.svs (0.499 µm/px): 128 px level-0 patches,"), "\(good.stdout)")
 
-        let wrong = try brokenModel("tissue-binary", as: "check-size") { c in
+        let wrong = try editedModel("tissue-binary", as: "run-check-size") { c in
             c["transform"] = [["name": "Resize", "arguments": ["size": 96]], ["name": "ToTensor"]]
         }
         let bad = try await mhs(["model", "check", wrong])
@@ -159,7 +133,7 @@ struct ModelRunTests {
         let readme = try String(contentsOfFile: folder + "/README.md", encoding: .utf8)
         #expect(readme.contains("classes background, tissue, 128 px patches at 0.5 µm/px") && readme.contains("mhs model check model"))
 
-        let broken = try brokenModel("tissue-binary", as: "new-broken") { c in c["patch_size_pixels"] = 0 }
+        let broken = try editedModel("tissue-binary", as: "run-new-broken") { c in c["patch_size_pixels"] = 0 }
         let refused = try await mhs(["new", "acme-broken", "--model", broken, "--output", folder + "-broken"])
         #expect(refused.status == 2 && refused.stdout.contains("config.json patch_size_pixels: must be an integer from 1"), "\(refused.all)")
         #expect(!FileManager.default.fileExists(atPath: folder + "-broken"))
