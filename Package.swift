@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // The contract: results model, GeoJSON, JSON value type, builders, validator and the
@@ -139,6 +140,16 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            resources: [
+                // The web page: templates over a typed view model, its stylesheet and viewer.
+                .embedInCode("Web/Templates/page.mustache"), .embedInCode("Web/Templates/focus.mustache"),
+                .embedInCode("Web/Templates/head.mustache"), .embedInCode("Web/Templates/scripts.mustache"),
+                .embedInCode("Web/Templates/legend.mustache"), .embedInCode("Web/Templates/scan.mustache"),
+                .embedInCode("Web/Templates/evaluation.mustache"), .embedInCode("Web/Templates/table.mustache"),
+                .embedInCode("Web/Assets/page.css"), .embedInCode("Web/Assets/viewer.js"),
             ]
         ),
         // The command line, one file per subcommand, over the classifiers a package hands

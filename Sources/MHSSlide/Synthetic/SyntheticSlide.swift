@@ -158,31 +158,6 @@ public enum SyntheticSlide {
     }
 }
 
-/// libturbojpeg compression of 256x256 RGB tiles to baseline JPEG, YCbCr 4:2:0.
-final class JPEGCompressor {
-    private let handle: tjhandle
-
-    init() throws {
-        guard let h = tjInitCompress() else { throw SlideError.invalidRequest(path: "-", message: "libturbojpeg cannot start") }
-        handle = h
-    }
-
-    deinit { tjDestroy(handle) }
-
-    func compress(_ rgb: [UInt8], quality: Int32 = 85) throws -> [UInt8] {
-        var buffer: UnsafeMutablePointer<UInt8>?
-        var size: UInt = 0
-        let code = rgb.withUnsafeBufferPointer { src in
-            tjCompress2(handle, src.baseAddress, 256, 256 * 3, 256, Int32(TJPF_RGB.rawValue), &buffer, &size, Int32(TJSAMP_420.rawValue), quality, 0)
-        }
-        defer { if let buffer { tjFree(buffer) } }
-        guard code == 0, let buffer else {
-            throw SlideError.invalidRequest(path: "-", message: "JPEG compression failed: \(String(cString: tjGetErrorStr2(handle)))")
-        }
-        return Array(UnsafeBufferPointer(start: buffer, count: Int(size)))
-    }
-}
-
 /// A minimal little-endian TIFF writer (classic or BigTIFF) for tiled, JPEG-compressed
 /// YCbCr levels.
 struct TIFFBuilder {
