@@ -59,6 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
         var configuration = EmulatorConfiguration(scans: [ScanSpec(path: slidePath)], auth: .apiKey)
         configuration.workDirectory = outputDir + "/emulator"
         configuration.probe = SlideProbe.currentExecutable.map { SlideProbe(executable: $0) }
+        if let leaflet = CommandContext.current.environment["MHS_LEAFLET_DIR"], !leaflet.isEmpty { configuration.leafletDirectory = leaflet }
         let serve = self.serve
         let status = try await Emulator.withRunning(configuration) { emulator in
             printFlushed("Local Techcyte (emulator) listening at \(emulator.baseURL)")

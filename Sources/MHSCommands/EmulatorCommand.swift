@@ -90,6 +90,7 @@ struct EmulatorCommand: AsyncParsableCommand {
             scans: slides.compactMap(Self.scanSpec), auth: EmulatorAuth(rawValue: auth)!, apiKeyID: apiKeyId, apiKeySecret: apiKeySecret)
         configuration.port = port
         configuration.probe = SlideProbe.currentExecutable.map { SlideProbe(executable: $0) }
+        if let leaflet = CommandContext.current.environment["MHS_LEAFLET_DIR"], !leaflet.isEmpty { configuration.leafletDirectory = leaflet }
         configuration.urlTTL = urlTtl
         configuration.faults = try faults.map { try Fault(parsing: $0) }
         if tls { configuration.tls = TLSOptions(hostName: tlsHost.lowercased(), caFile: caFile) }

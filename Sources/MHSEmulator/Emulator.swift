@@ -7,6 +7,7 @@ import MHSContract
 import MHSSecrets
 import MHSSlide
 import NIOCore
+import ServiceLifecycle
 
 /// What every route needs: the configuration, the state, and the signing keys.
 final class EmulatorCore: Sendable {
@@ -73,16 +74,34 @@ public enum Emulator {
     ) async throws -> T {
         let core = try await EmulatorCore(configuration: configuration)
         let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try makeApplication(core, logger: logger ?? quietLogger()) { port in readyContinuation.yield(port) }
+        let log = logger ?? quietLogger()
+        let app = try makeApplication(core, logger: log) { port in readyContinuation.yield(port) }
+        let services = ServiceGroup(configuration: .init(services: [app], logger: log))
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await app.run()
+                try await services.run()
                 return nil
             }
             var iterator = ready.makeAsyncIterator()
             guard let port = await iterator.next() else { throw EmulatorError.cannotListen("the server stopped before it was ready") }
             let running = RunningEmulator(core: core, port: port)
-            let result = try await body(running)
+            let result: T
+            do {
+                result = try await body(running)
+            } catch {
+                group.cancelAll()
+                while let next = try? await group.next() { _ = next }
+                throw error
+            }
+            // Stop gracefully: idle connections (a browser's keep-alive ones) closed, requests
+            // in flight answered; after a second whatever is left is cancelled. Cancelling
+            // open connections outright can trap in NIO (an async writer deinited unfinished).
+            await services.triggerGracefulShutdown()
+            group.addTask {
+                try? await Task.sleep(for: .seconds(1))
+                return nil
+            }
+            _ = try? await group.next()
             group.cancelAll()
             while let next = try? await group.next() { _ = next }
             return result

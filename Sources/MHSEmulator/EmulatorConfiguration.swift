@@ -48,6 +48,9 @@ public struct EmulatorConfiguration: Sendable {
     /// `HOST` is then that bare name and port (`techcyte.test:8443`), so a container that
     /// builds `https://api.<HOST>/api/v3` — any written for the real platform — reaches it.
     public var tls: TLSOptions?
+    /// Where Leaflet's `leaflet.js`, `leaflet.css` and `images/` are, for the page's viewer:
+    /// Debian's `libjs-leaflet` by default (`mhs` takes `MHS_LEAFLET_DIR`).
+    public var leafletDirectory: String = "/usr/share/javascript/leaflet"
 
     public init(scans: [ScanSpec], auth: EmulatorAuth = .jwt, apiKeyID: String? = nil, apiKeySecret: String? = nil) {
         self.scans = scans

@@ -182,6 +182,39 @@ struct PageTests {
         }
     }
 
+    @Test("a click shows the properties of the shape or point under it")
+    func popups() async throws {
+        try await Emulator.withRunning(EmulatorConfiguration(scans: [ScanSpec(path: slide("CMU-1-Small-Region.svs"))])) { emu in
+            let task = emu.tasks[0]
+            let r = try await send(.POST, emu.api("results", task: task), headers: bearer(emu.jwt(for: task)), body: try exampleBody("basic.json"))
+            #expect(r.status == 201)
+            // Inside box 1 (no point near), then on the Mitosis segment's point at (600, 700).
+            let texts = try await evaluateInBrowser("\(emu.baseURL)/?scan=\(task.scans[0].id)&view=1000,450,0", expression: """
+                new Promise(function (resolve) {
+                  (function wait() {
+                    var el = document.querySelector('.viewer');
+                    if (!el || document.body.dataset.ready !== '1') return setTimeout(wait, 20);
+                    function clickAt(x, y) {
+                      el.mhsMap.closePopup();
+                      var p = el.mhsMap.latLngToContainerPoint([y, x]), box = el.getBoundingClientRect();
+                      var cx = box.left + p.x, cy = box.top + p.y, target = document.elementFromPoint(cx, cy);
+                      ['mousedown', 'mouseup', 'click'].forEach(function (type) {
+                        target.dispatchEvent(new MouseEvent(type, { clientX: cx, clientY: cy, bubbles: true, cancelable: true, view: window }));
+                      });
+                      var popups = document.querySelectorAll('.leaflet-popup-content');
+                      return popups.length ? popups[popups.length - 1].textContent : '';  // a closed one fades out for 200 ms
+                    }
+                    resolve(JSON.stringify([clickAt(650, 300), clickAt(600, 700)]));
+                  })();
+                })
+                """)
+            let shown = try JSONParser.parse(texts).arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(shown.count == 2)
+            #expect(shown.first.map { $0.contains("E1 · Mitosis") && $0.contains("confidence") && $0.contains("0.91") } == true, "\(shown)")
+            #expect(shown.last.map { $0.contains("segment: Mitosis") && $0.contains("x600") && $0.contains("y700") } == true, "\(shown)")
+        }
+    }
+
     @Test("every report type is drawn and tabulated")
     func reports() async throws {
         let files = [

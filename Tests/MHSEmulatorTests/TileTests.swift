@@ -87,6 +87,26 @@ struct TileTests {
         }
     }
 
+    @Test("without Leaflet the page says what to install; the viewer's assets are served")
+    func assets() async throws {
+        var configuration = EmulatorConfiguration(scans: [ScanSpec(path: slide("CMU-1-Small-Region.svs"))])
+        try await Emulator.withRunning(configuration) { emu in
+            for (path, type) in [("/_emulator/leaflet/leaflet.js", "text/javascript"), ("/_emulator/leaflet/images/layers.png", "image/png"), ("/_emulator/assets/viewer.js", "text/javascript")] {
+                let r = try await send(.GET, emu.baseURL + path)
+                #expect(r.status == 200 && r.headers["content-type"].first == type, "\(path): \(r.status)")
+            }
+            #expect(try await send(.GET, emu.baseURL + "/_emulator/leaflet/../../etc/passwd").status == 404)
+            #expect(!(try await send(.GET, emu.baseURL + "/").text.contains("Leaflet is not installed")))
+        }
+        configuration.leafletDirectory = "/nonexistent"
+        try await Emulator.withRunning(configuration) { emu in
+            let page = try await send(.GET, emu.baseURL + "/").text
+            #expect(page.contains("Leaflet is not installed") && page.contains("apt-get install libjs-leaflet"))
+            let js = try await send(.GET, emu.baseURL + "/_emulator/leaflet/leaflet.js")
+            #expect(js.status == 404 && js.text.contains("/nonexistent"))
+        }
+    }
+
     @Test("the tile cache keeps at most its byte limit, dropping the least recently used")
     func cache() {
         let cache = TileCache(byteLimit: 350)

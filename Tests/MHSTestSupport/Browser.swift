@@ -80,6 +80,9 @@ public func evaluateInBrowser(_ url: String, expression: String, width: Int = 10
                 }
                 guard let value = result["result"]?["value"] else { throw BrowserError(message: "no value: \(MHSJSON.encodeStringOrDescription(result))") }
                 _ = try? call("Browser.close", [:])
+                // Wait for Chromium to go (its connections closed) before the caller stops its server.
+                let gone = Date().addingTimeInterval(10)
+                while p.isRunning, Date() < gone { Thread.sleep(forTimeInterval: 0.05) }
                 return value.stringValue ?? MHSJSON.encodeStringOrDescription(value)
             } catch let error as BrowserError where error.message.contains("context") && Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.1)  // navigation replaced the document

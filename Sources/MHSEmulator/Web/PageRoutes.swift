@@ -13,16 +13,13 @@ struct PageRoutes {
     let tiles = TileCache()
     let overlays = OverlayCache()
 
-    /// Debian's `libjs-leaflet`, or `MHS_LEAFLET_DIR`.
-    static let leafletDirectory: String = {
-        if let dir = ProcessInfo.processInfo.environment["MHS_LEAFLET_DIR"], !dir.isEmpty { return dir }
-        return "/usr/share/javascript/leaflet"
-    }()
-    static var leafletAvailable: Bool { FileManager.default.fileExists(atPath: leafletDirectory + "/leaflet.js") }
+    /// Debian's `libjs-leaflet`, or the configuration's folder.
+    var leafletDirectory: String { emulator.configuration.leafletDirectory }
+    var leafletAvailable: Bool { FileManager.default.fileExists(atPath: leafletDirectory + "/leaflet.js") }
 
     func register(on router: Router<EmulatorContext>) {
         router.get("/") { request, _ in
-            let leaflet = Self.leafletAvailable
+            let leaflet = leafletAvailable
             let html: String
             if let id = request.uri.queryParameters.get("scan") {
                 guard let scan = emulator.scan(id: id) else {
@@ -81,8 +78,8 @@ struct PageRoutes {
             let rest = context.parameters.getCatchAll().joined(separator: "/")
             let allowed = ["leaflet.js": "text/javascript", "leaflet.css": "text/css"]
             let type = allowed[rest] ?? (rest.hasPrefix("images/") && rest.hasSuffix(".png") && !rest.contains("..") ? "image/png" : nil)
-            guard let type, let data = FileManager.default.contents(atPath: Self.leafletDirectory + "/" + rest) else {
-                return Self.text(.notFound, "no \(rest) in \(Self.leafletDirectory) (apt-get install libjs-leaflet)\n")
+            guard let type, let data = FileManager.default.contents(atPath: leafletDirectory + "/" + rest) else {
+                return Self.text(.notFound, "no \(rest) in \(leafletDirectory) (apt-get install libjs-leaflet)\n")
             }
             return Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=86400"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }

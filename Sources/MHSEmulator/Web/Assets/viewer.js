@@ -151,9 +151,24 @@
       // The window may still change size (headless browsers do, once): keep the linked view
       // exact until the user moves the map.
       ['mousedown', 'wheel', 'keydown', 'touchstart'].forEach(function (type) { el.addEventListener(type, function () { touched = true; }); });
-      map.on('resize', function () { if (!touched) initial(); });
+      map.on('resize', function () { if (linked && !touched) initial(); });
       new Scale({ mpp: scan.mpp ? (scan.mpp[0] + scan.mpp[1]) / 2 : null }).addTo(map);
       var layers = {}, pointLayers = [];
+      // The nearest visible point within 8 screen pixels of a click, shown in a popup.
+      function showPoint(latlng) {
+        var tolerance = 8 * Math.pow(2, -map.getZoom());
+        for (var i = 0; i < pointLayers.length; i++) {
+          var p = pointLayers[i];
+          if (!map.hasLayer(p)) continue;
+          var hit = p.nearest(latlng.lng, latlng.lat, tolerance);
+          if (hit) {
+            var shown = L.extend({ x: hit.x, y: hit.y }, isNaN(hit.score) ? {} : { score: hit.score }, p.meta.properties || {});
+            L.popup().setLatLng([hit.y, hit.x]).setContent(propertiesTable(p.label + ' · ' + p.meta.name, shown)).openOn(map);
+            return true;
+          }
+        }
+        return false;
+      }
       function addAll(data) {
         overlay.evaluations.forEach(function (e) {
           e.layers.forEach(function (l) {
@@ -166,7 +181,13 @@
               layer = L.geoJSON({ type: 'FeatureCollection', features: l.features }, {
                 style: style,
                 pointToLayer: function (f, latlng) { return L.circleMarker(latlng, L.extend(style(f), { radius: 5, fillOpacity: 0.9 })); },
-                onEachFeature: function (f, lyr) { lyr.bindPopup(function () { return propertiesTable(e.label + ' · ' + l.name, f.properties); }); }
+                onEachFeature: function (f, lyr) {
+                  lyr.on('click', function (ev) {
+                    L.DomEvent.stop(ev);
+                    // A point drawn over the shape is what was clicked, if there is one.
+                    if (!showPoint(ev.latlng)) L.popup().setLatLng(ev.latlng).setContent(propertiesTable(e.label + ' · ' + l.name, f.properties)).openOn(map);
+                  });
+                }
               });
             }
             layers[l.id] = layer;
@@ -189,19 +210,7 @@
         el.dataset.points = String(overlay.pointCount);
         el.dataset.pointsDrawn = String(pointLayers.reduce(function (s, p) { return s + (p.drawn || 0); }, 0));
         el.dataset.overlayMs = String(Math.round(performance.now() - t0));
-        map.on('click', function (ev) {
-          var tolerance = 8 * Math.pow(2, -map.getZoom());
-          for (var i = 0; i < pointLayers.length; i++) {
-            var p = pointLayers[i];
-            if (!map.hasLayer(p)) continue;
-            var hit = p.nearest(ev.latlng.lng, ev.latlng.lat, tolerance);
-            if (hit) {
-              var shown = L.extend({ x: hit.x, y: hit.y }, isNaN(hit.score) ? {} : { score: hit.score }, p.meta.properties || {});
-              L.popup().setLatLng([hit.y, hit.x]).setContent(propertiesTable(p.label + ' · ' + p.meta.name, shown)).openOn(map);
-              return;
-            }
-          }
-        });
+        map.on('click', function (ev) { showPoint(ev.latlng); });
         finished();
       }
       if (overlay.pointCount > 0) {
