@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "MHSImaging", "CTurboJPEG", "CZlibInflate", "MHSDynamicLibrary",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

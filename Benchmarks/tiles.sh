@@ -5,7 +5,10 @@
 # plus the decode limit (libjpeg-turbo on the same tiles' bytes, preloaded, every core).
 # Slides (built once into .build/bench-slides by make_slides.py, from real tissue):
 # 20k and 40k square, YCbCr 4:2:0 and RGB 4:4:4 (real-Aperio-like) tiles.
-# Prints a table, then one final line of key=value pairs.
+# Then DCT-scaled decoding: tissue patches of 224 px at 0.5, 1 and 2 µm/px read from level 0
+# of a 0.25 µm/px slide (as one without those levels), decoded in full + area averaging and
+# at 1/2, 1/4, 1/8 in the DCT domain, with the speed-up and the pixel error per channel.
+# Prints the tables, then one final line of key=value pairs.
 #
 #   bash Benchmarks/tiles.sh [SIZES]       (default "20000 40000")
 set -euo pipefail
@@ -38,5 +41,14 @@ for size in $sizes; do
             summary+="${tag}_vs_osp=$(printf %.2f "$r1") ${tag}_vs_pool=$(printf %.2f "$r2") ${tag}_of_limit=$(printf %.2f "$rl") ${tag}_limit=$(printf %.0f "$limit") ${tag}_rss_mib=$(printf %.1f "$(field peak_rss_mib "$mhs")") "
         done
     done
+done
+MHS=$bin/mhs python3 Benchmarks/make_slides.py .build/bench-slides 20000 --mpp 0.25 --kinds ycbcr >/dev/null
+scaled_slide=.build/bench-slides/bench-20k-ycbcr-mpp025.svs
+printf '\n%-10s %6s %12s %12s %9s %16s %14s\n' "µm/px" "1/k" "full p/s" "DCT p/s" speedup "mean |Δ| R/G/B" "max |Δ| R/G/B"
+for target in 0.5 1.0 2.0; do
+    line=$("$bin/TileBenchmark" scaled "$scaled_slide" $target 224 level0)
+    printf '%-10s %6s %12.0f %12.0f %8.2fx %16s %14s\n' $target "1/$(field dct_scale "$line")" "$(field full_rate "$line")" "$(field dct_rate "$line")" \
+        "$(field speedup "$line")" "$(field mean_abs_rgb "$line")" "$(field max_abs_rgb "$line")"
+    summary+="scaled_${target}_speedup=$(printf %.2f "$(field speedup "$line")") scaled_${target}_mean_abs=$(field mean_abs_rgb "$line") "
 done
 echo "${summary% }"

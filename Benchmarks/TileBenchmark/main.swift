@@ -4,6 +4,10 @@
 //   TileBenchmark cells SLIDE              the tissue cells' level-0 origins, one "x y" a line (for Python)
 //   TileBenchmark decode SLIDE [tissue]    the decode limit: the same tiles' JPEGs preloaded, decoded on every core
 //   TileBenchmark verify SLIDE             20 random patches, direct path vs OpenSlide, must be equal
+//   TileBenchmark scaled SLIDE MPP SIDE [level0]
+//                                          SIDE px patches of a MPP µm/px grid, every one: decoded in full +
+//                                          area averaging, then DCT-scaled; speed of each and the error
+//                                          (level0: read from level 0, as a slide without the coarser levels)
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -79,6 +83,7 @@ case "decode":
     _ = columns
     if tiles.count > 6000 { tiles = (0..<6000).map { tiles[$0 * tiles.count / 6000] } }
     let limit = tiles.count
+    let decodeScale = Int(ProcessInfo.processInfo.environment["MHS_DECODE_SCALE"] ?? "1") ?? 1
     var streams: [[UInt8]] = []
     for (c, r) in tiles { streams.append(try reader.jpegStream(level: 0, column: c, row: r)) }
     let size = reader.tileSize(level: 0)
@@ -91,7 +96,7 @@ case "decode":
                 let decoder = try! JPEGDecoder()
                 var i = worker
                 while i < total {
-                    _ = try! decoder.decode(shared[i % shared.count], width: size.width, height: size.height)
+                    _ = try! decoder.decode(shared[i % shared.count], width: size.width, height: size.height, scale: decodeScale)
                     i += cores
                 }
             }
@@ -112,6 +117,40 @@ case "verify":
         }
     }
     print("op=verify equal=true patches=20")
+case "scaled":
+    // Both ways over the same patches (tissue only: glass decodes faster and is not what models read).
+    let target = Double(args[3])!, side = Int(args[4])!
+    let levels = args.count > 5 && args[5] == "level0" ? Array(slide.levels.prefix(1)) : slide.levels
+    let scaledGrid = try PatchGrid(levels: levels, mpp: slide.mpp?.x, path: slide.path, patchSize: side, resolution: .mpp(target))
+    let mask = try TissueMask.compute(slide: slide)
+    func run(_ dct: Bool) async throws -> (rate: Double, n: Int, scale: Int) {
+        let stream = PatchStream(slide: slide, grid: scaledGrid, mask: mask, minimumTissueFraction: 0.25, concurrency: cores, scaledDecoding: dct)
+        let start = ContinuousClock.now
+        var n = 0, scale = 1
+        for try await patch in stream { n += 1; scale = patch.decodeScale }
+        return (Double(n) / seconds(since: start), n, scale)
+    }
+    let full = try await run(false)
+    let dct = try await run(true)
+    // The error: every 10th tissue patch read both ways.
+    let cells = PatchStream(slide: slide, grid: scaledGrid, mask: mask, minimumTissueFraction: 0.25).cells
+    let fullStream = PatchStream(slide: slide, grid: scaledGrid, scaledDecoding: false)
+    let dctStream = PatchStream(slide: slide, grid: scaledGrid, scaledDecoding: true)
+    var sum = [0, 0, 0], worst = [0, 0, 0], pixels = 0, compared = 0
+    for cell in stride(from: 0, to: cells.count, by: 10).map({ cells[$0] }) {
+        let a = try fullStream.read(column: cell.column, row: cell.row).image, b = try dctStream.read(column: cell.column, row: cell.row).image
+        for i in 0..<(side * side) {
+            for c in 0..<3 {
+                let d = abs(Int(a.pixels[i * 4 + c]) - Int(b.pixels[i * 4 + c]))
+                sum[c] += d
+                worst[c] = max(worst[c], d)
+            }
+        }
+        pixels += side * side
+        compared += 1
+    }
+    let mean = sum.map { String(format: "%.2f", Double($0) / Double(max(pixels, 1))) }.joined(separator: "/")
+    print("op=scaled target_mpp=\(target) side=\(side) level=\(scaledGrid.level) read_scale=\(String(format: "%.3f", scaledGrid.readScale)) dct_scale=\(dct.scale) patches=\(dct.n) full_rate=\(full.rate) dct_rate=\(dct.rate) speedup=\(dct.rate / full.rate) compared=\(compared) mean_abs_rgb=\(mean) max_abs_rgb=\(worst.map(String.init).joined(separator: "/")) peak_rss_mib=\(peakRSSMiB())")
 default:
     print("unknown operation \(args[1])")
     exit(2)

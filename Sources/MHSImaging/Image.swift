@@ -234,6 +234,63 @@ extension RGBAImage {
         return opaque ? rgb : nil
     }
 
+    /// The rectangle (`x`, `y`, `sourceWidth` x `sourceHeight`, fractional, in this image's
+    /// pixels) resampled to `width` x `height` by exact area averaging: each output pixel is
+    /// the mean of the source area it covers, pixels cut by its edges weighted by the part
+    /// inside. Area outside the image counts as its nearest edge pixel.
+    public func resampled(x: Double, y: Double, sourceWidth: Double, sourceHeight: Double, width w: Int, height h: Int) -> RGBAImage {
+        /// For each output index, the source indices and weights (summing to 1) of its span.
+        func spans(_ start: Double, _ length: Double, _ count: Int, _ size: Int) -> [[(Int, Float)]] {
+            let step = length / Double(count)
+            return (0..<count).map { o in
+                let a = start + Double(o) * step, b = a + step
+                var parts: [(Int, Float)] = []
+                var i = Int(a.rounded(.down))
+                while Double(i) < b {
+                    let cover = min(b, Double(i + 1)) - max(a, Double(i))
+                    if cover > 1e-9 { parts.append((min(max(i, 0), size - 1), Float(cover / step))) }
+                    i += 1
+                }
+                return parts
+            }
+        }
+        let xs = spans(x, sourceWidth, w, width), ys = spans(y, sourceHeight, h, height)
+        // Horizontal pass into floats, then vertical into bytes.
+        var rows = [Float](repeating: 0, count: height * w * 4)
+        pixels.withUnsafeBufferPointer { src in
+            rows.withUnsafeMutableBufferPointer { dst in
+                for sy in 0..<height {
+                    for (ox, parts) in xs.enumerated() {
+                        var acc: (Float, Float, Float, Float) = (0, 0, 0, 0)
+                        for (sx, weight) in parts {
+                            let i = (sy * width + sx) * 4
+                            acc.0 += Float(src[i]) * weight; acc.1 += Float(src[i + 1]) * weight
+                            acc.2 += Float(src[i + 2]) * weight; acc.3 += Float(src[i + 3]) * weight
+                        }
+                        let o = (sy * w + ox) * 4
+                        dst[o] = acc.0; dst[o + 1] = acc.1; dst[o + 2] = acc.2; dst[o + 3] = acc.3
+                    }
+                }
+            }
+        }
+        var out = [UInt8](repeating: 0, count: w * h * 4)
+        rows.withUnsafeBufferPointer { src in
+            for (oy, parts) in ys.enumerated() {
+                for ox in 0..<w {
+                    var acc: (Float, Float, Float, Float) = (0, 0, 0, 0)
+                    for (sy, weight) in parts {
+                        let i = (sy * w + ox) * 4
+                        acc.0 += src[i] * weight; acc.1 += src[i + 1] * weight; acc.2 += src[i + 2] * weight; acc.3 += src[i + 3] * weight
+                    }
+                    let o = (oy * w + ox) * 4
+                    out[o] = UInt8(min(255, max(0, acc.0.rounded()))); out[o + 1] = UInt8(min(255, max(0, acc.1.rounded())))
+                    out[o + 2] = UInt8(min(255, max(0, acc.2.rounded()))); out[o + 3] = UInt8(min(255, max(0, acc.3.rounded())))
+                }
+            }
+        }
+        return RGBAImage(width: w, height: h, pixels: out)
+    }
+
     /// A copy resampled to exactly `width` x `height` by area averaging (each output pixel
     /// is the mean of the source pixels it covers) — right for shrinking patches.
     public func resized(width w: Int, height h: Int) -> RGBAImage {

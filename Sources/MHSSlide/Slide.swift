@@ -77,6 +77,9 @@ public final class Slide: @unchecked Sendable {
     /// Thumbnails already read, by `maxSide`: the runner's picture, the tissue mask and the
     /// emulator's page ask for the same one.
     private let thumbnails = Mutex<[Int: RGBAImage]>([:])
+    /// Tiles decoded at a reduction for ``readScaled(x:y:level:width:height:scale:)``, shared by
+    /// every reader of the slide (32 MiB at most).
+    private let scaledTiles = ScaledTileCache()
 
     /// Opens the slide at `path`.
     /// - Throws: ``SlideError`` naming the file and what was wrong.
@@ -147,6 +150,18 @@ public final class Slide: @unchecked Sendable {
         case direct
         /// OpenSlide's `read_region`.
         case openslide
+    }
+
+    /// Reads a region at 1/`scale` (2, 4 or 8) of the level's resolution, decoded that small
+    /// in the DCT domain through the direct JPEG path (see
+    /// ``DirectTiles/readRegion(x:y:level:width:height:downsample:levelWidth:levelHeight:scale:)``);
+    /// nil when the slide has no direct path or its tiles do not divide by `scale`.
+    public func readScaled(x: Int, y: Int, level: Int, width: Int, height: Int, scale: Int) throws(SlideError) -> RGBAImage? {
+        guard let directTiles, levels.indices.contains(level) else { return nil }
+        let l = levels[level]
+        return try directTiles.readRegion(
+            x: x, y: y, level: level, width: width, height: height, downsample: l.downsample, levelWidth: l.width, levelHeight: l.height, scale: scale,
+            cache: scaledTiles)
     }
 
     /// Reads a region the fastest way that gives OpenSlide's pixels: the direct JPEG tile

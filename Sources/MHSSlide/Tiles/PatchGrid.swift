@@ -61,6 +61,10 @@ public struct PatchGrid: Sendable, Equatable {
     public var readScale: Double { targetDownsample / levelDownsample }
     /// Whether patches need resampling after the read.
     public var resamples: Bool { abs(readScale - 1) > 0.01 }
+    /// The largest JPEG decoding reduction (2, 4 or 8) that does not undershoot the target
+    /// (nil below 2x): patches can be decoded that much smaller in the DCT domain, leaving
+    /// only `readScale / dctScale` to resample.
+    public var dctScale: Int? { [8, 4, 2].first { Double($0) <= readScale * (1 + 1e-9) } }
     /// Side of a patch in level-0 pixels.
     public var extent: Double { Double(patchSize) * targetDownsample }
     public var count: Int { columns * rows }

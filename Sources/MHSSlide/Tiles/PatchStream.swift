@@ -19,6 +19,8 @@ public struct Patch: Sendable {
     public let tissueFraction: Double?
     /// Which decoder read it.
     public let path: Slide.ReadPath
+    /// The JPEG decoding reduction used (1: decoded in full; 2, 4 or 8: in the DCT domain).
+    public var decodeScale: Int = 1
 }
 
 /// Every patch of a grid (optionally only those with enough tissue) as an `AsyncSequence`,
@@ -34,6 +36,9 @@ public struct PatchStream: AsyncSequence, Sendable {
     public let mask: TissueMask?
     public let minimumTissueFraction: Double
     public let concurrency: Int
+    /// Whether a grid coarser than its level by 2x or more is decoded smaller in the DCT
+    /// domain (``PatchGrid/dctScale``) where the direct path allows.
+    public let scaledDecoding: Bool
     /// Patches a worker gathers before handing them over (fewer task switches).
     public let handoff: Int
     /// The cells that will be read, in row order, with their tissue share (worked out once).
@@ -55,10 +60,13 @@ public struct PatchStream: AsyncSequence, Sendable {
     /// - Parameters:
     ///   - mask: with `minimumTissueFraction` > 0, patches with less tissue are skipped.
     ///   - concurrency: parallel readers (default: one per core).
+    ///   - scaledDecoding: decode at 1/2, 1/4 or 1/8 in the DCT domain when the grid is that much
+    ///     coarser than its level (default); off reads every pixel and area-averages.
     public init(
         slide: Slide, grid: PatchGrid, mask: TissueMask? = nil, minimumTissueFraction: Double = 0,
-        concurrency: Int = Processors.online, handoff: Int = 1
+        concurrency: Int = Processors.online, handoff: Int = 1, scaledDecoding: Bool = true
     ) {
+        self.scaledDecoding = scaledDecoding
         self.handoff = Swift.max(1, handoff)
         var cells: [(column: Int, row: Int, tissue: Double?)] = []
         cells.reserveCapacity(grid.count)
@@ -84,6 +92,27 @@ public struct PatchStream: AsyncSequence, Sendable {
         defer { statistics.add(ContinuousClock.now - start) }
         let o = grid.origin(column: column, row: row)
         let side = grid.resamples ? Int((Double(grid.patchSize) * grid.readScale).rounded(.up)) : grid.patchSize
+        if scaledDecoding, let k = grid.dctScale {
+            // The patch in level pixels, then in reduced pixels: the reduced read starts at the
+            // reduced pixel holding the origin and takes one more, and the rest of the way is
+            // exact area averaging over the patch's own (fractional) rectangle.
+            let lx = Double(o.x) / grid.levelDownsample, ly = Double(o.y) / grid.levelDownsample
+            let rx = Int((lx / Double(k)).rounded(.down)), ry = Int((ly / Double(k)).rounded(.down))
+            let reducedSide = Double(grid.patchSize) * grid.readScale / Double(k)
+            let fx = lx / Double(k) - Double(rx), fy = ly / Double(k) - Double(ry)
+            // On the reduced grid with a whole side (a 1 µm/px grid on a 0.25 µm/px level): no
+            // resampling at all, or plain box averaging.
+            let aligned = fx < 1e-9 && fy < 1e-9 && abs(reducedSide - reducedSide.rounded()) < 1e-9
+            let readReduced = aligned ? Int(reducedSide.rounded()) : Int((Swift.max(fx, fy) + reducedSide).rounded(.up))
+            let startX = Int((Double(rx * k) * grid.levelDownsample).rounded()), startY = Int((Double(ry * k) * grid.levelDownsample).rounded())
+            if let small = try slide.readScaled(x: startX, y: startY, level: grid.level, width: readReduced * k, height: readReduced * k, scale: k) {
+                let patch =
+                    aligned
+                    ? (readReduced == grid.patchSize ? small : small.resized(width: grid.patchSize, height: grid.patchSize))
+                    : small.resampled(x: fx, y: fy, sourceWidth: reducedSide, sourceHeight: reducedSide, width: grid.patchSize, height: grid.patchSize)
+                return Patch(column: column, row: row, x: o.x, y: o.y, extent: grid.extent, image: patch, tissueFraction: tissue, path: .direct, decodeScale: k)
+            }
+        }
         let (image, path) = try slide.read(x: o.x, y: o.y, level: grid.level, width: side, height: side)
         let patch = grid.resamples ? image.resized(width: grid.patchSize, height: grid.patchSize) : image
         return Patch(column: column, row: row, x: o.x, y: o.y, extent: grid.extent, image: patch, tissueFraction: tissue, path: path)

@@ -1,4 +1,5 @@
 import CTurboJPEG
+import DequeModule
 import Dispatch
 import MHSDynamicLibrary
 import MHSImaging
@@ -71,6 +72,83 @@ extension DirectTiles {
         if let first = failures.withLock({ $0.min { $0.key < $1.key }?.value }) { throw first }
         return RGBAImage(width: ow, height: oh, pixels: pixels)
     }
+}
+
+extension DirectTiles {
+    /// A region of a level (`x`, `y` in level-0 pixels, `width` x `height` in level pixels)
+    /// decoded at 1/`scale` (2, 4 or 8) in the DCT domain: ceil(width / scale) x
+    /// ceil(height / scale) pixels, each the decoder's own reduction of `scale` x `scale` level
+    /// pixels (libjpeg-turbo's scaled IDCT, several times faster than a full decode and area
+    /// averaging afterwards). A region whose origin is not on the reduced grid starts at the
+    /// reduced pixel holding its origin (at most `scale - 1` level pixels early). Nil when the
+    /// level's tiles are not a multiple of `scale`. Transparent outside the level.
+    ///
+    /// With `cache`, reduced tiles are kept and shared: neighbouring patches overlap the same
+    /// tiles, and decoding each once is most of the saving.
+    public func readRegion(
+        x: Int, y: Int, level: Int, width: Int, height: Int, downsample: Double, levelWidth: Int, levelHeight: Int, scale: Int,
+        cache: ScaledTileCache? = nil
+    ) throws(SlideError) -> RGBAImage? {
+        let tile = tileSize(level: level)
+        guard [2, 4, 8].contains(scale), tile.width % scale == 0, tile.height % scale == 0, width > 0, height > 0 else { return nil }
+        let lx = Int((Double(x) / downsample).rounded(.down)), ly = Int((Double(y) / downsample).rounded(.down))
+        func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+        let sx = floorDiv(lx, scale), sy = floorDiv(ly, scale)
+        let layout = TileLayout(
+            width: (levelWidth + scale - 1) / scale, height: (levelHeight + scale - 1) / scale, tileWidth: tile.width / scale, tileHeight: tile.height / scale)
+        let decoder = try JPEGDecoder()
+        return try composeRegion(layout, lx: sx, ly: sy, width: (width + scale - 1) / scale, height: (height + scale - 1) / scale) {
+            (c, r) throws(SlideError) in
+            let key = ScaledTileCache.Key(level: level, scale: scale, column: c, row: r)
+            if let hit = cache?.tile(key) { return hit }
+            let stream = try jpegStream(level: level, column: c, row: r)
+            let decoded: RGBAImage
+            do {
+                decoded = try decoder.decode(stream, width: tile.width, height: tile.height, scale: scale)
+            } catch {
+                throw .openslideFailed(path: "-", message: "tile \(c),\(r) of level \(level) at 1/\(scale): \(error)")
+            }
+            cache?.keep(decoded, for: key)
+            return decoded
+        }
+    }
+}
+
+/// Tiles decoded at a reduction, kept first in, first out up to a byte limit: patches read in
+/// rows share the tiles under their edges, and a window a few tile rows deep holds them.
+public final class ScaledTileCache: Sendable {
+    public struct Key: Hashable, Sendable {
+        var level: Int
+        var scale: Int
+        var column: Int
+        var row: Int
+    }
+    private struct State {
+        var tiles: [Key: RGBAImage] = [:]
+        var order = Deque<Key>()
+        var bytes = 0
+    }
+    private let state = Mutex(State())
+    /// The most bytes of decoded pixels kept.
+    public let byteLimit: Int
+
+    public init(byteLimit: Int = 32 << 20) { self.byteLimit = byteLimit }
+
+    func tile(_ key: Key) -> RGBAImage? { state.withLock { $0.tiles[key] } }
+
+    func keep(_ image: RGBAImage, for key: Key) {
+        state.withLock { s in
+            guard s.tiles.updateValue(image, forKey: key) == nil else { return }
+            s.order.append(key)
+            s.bytes += image.pixels.count
+            while s.bytes > byteLimit, let oldest = s.order.popFirst() {
+                s.bytes -= s.tiles.removeValue(forKey: oldest)?.pixels.count ?? 0
+            }
+        }
+    }
+
+    /// Tiles and bytes held.
+    public var usage: (tiles: Int, bytes: Int) { state.withLock { ($0.tiles.count, $0.bytes) } }
 }
 
 /// The assembled level's bytes, shared by decoders that each write only their own rows of
