@@ -2,7 +2,7 @@
 // inference and without (read a batch, then run it), measured in the same run, best of
 // --repeat. Run by Benchmarks/nuclei.sh.
 //
-//   NucleiBenchmark [--repeat N] [--batch B] [--device auto|cpu|cuda] [--threads T] [--synthetic SIDE] SLIDE...
+//   NucleiBenchmark [--repeat N] [--batch B] [--device auto|cpu|cuda] [--threads T] [--synthetic SIDE] [--decode scaled|full] SLIDE...
 //
 // --synthetic SIDE first writes a SIDE x SIDE synthetic H&E slide (the demo's generator) to
 // the temporary folder and adds it to the slides.
@@ -22,6 +22,8 @@ let batch = Int(option("--batch", "8")) ?? 8
 let device = ComputeDevice(rawValue: option("--device", "auto")) ?? .auto
 let synthetic = Int(option("--synthetic", "0")) ?? 0
 let threads = Int(option("--threads", "0")) ?? 0
+// --decode full: every level pixel decoded and area-averaged, as before DCT-scaled decoding.
+let scaledDecoding = option("--decode", "scaled") != "full"
 if synthetic > 0 {
     let path = NSTemporaryDirectory() + "/mhs-bench-synthetic-\(synthetic).svs"
     if !FileManager.default.fileExists(atPath: path) {
@@ -60,7 +62,7 @@ for path in args {
     for _ in 0..<repeats {
         for overlapped in [true, false] {
             classifier.overlap = overlapped
-            let stream = PatchStream(slide: slide, grid: grid, mask: mask, minimumTissueFraction: 0.1)
+            let stream = PatchStream(slide: slide, grid: grid, mask: mask, minimumTissueFraction: 0.1, scaledDecoding: scaledDecoding)
             let run = try await classifier.detect(stream: stream, detector: detector, session: sessions[overlapped]!, context: nil, mask: mask)
             let rate = Double(run.patchCount) / run.timings.wallSeconds
             if rate > best[overlapped]?.rate ?? 0 { best[overlapped] = (rate, run) }
