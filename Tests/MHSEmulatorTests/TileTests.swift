@@ -33,6 +33,7 @@ struct TileTests {
         #expect(z.region(level: 4, col: 8, row: 11)! == (2048, 2816, 172, 151))
         #expect(z.region(level: 4, col: 9, row: 0) == nil && z.region(level: 5, col: 0, row: 0) == nil && z.region(level: -1, col: 0, row: 0) == nil)
         #expect(z.region(level: 3, col: 4, row: 5)! == (2048, 2560, 172, 407))
+        #expect(z.region(level: 4, col: Int.max, row: 0) == nil && z.region(level: 0, col: 0, row: Int.max) == nil)
         #expect(DeepZoom(width: 256, height: 100).maxLevel == 0 && DeepZoom(width: 257, height: 100).maxLevel == 1)
     }
 
@@ -78,6 +79,8 @@ struct TileTests {
             #expect(beyond.status == 404)
             let bad = try await send(.GET, base + "/4/2/3.png")
             #expect(bad.status == 400 && bad.text.contains("LEVEL/COLUMN/ROW.jpg"))
+            let huge = try await send(.GET, base + "/4/9223372036854775807/0.jpg")
+            #expect(huge.status == 404)
             let none = try await send(.GET, emu.baseURL + "/_emulator/scans/1/tiles/0/0/0.jpg")
             #expect(none.status == 404)
             #expect(await eventually {

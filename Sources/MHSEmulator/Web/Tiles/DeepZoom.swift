@@ -28,6 +28,7 @@ struct DeepZoom: Sendable, Equatable {
     func region(level: Int, col: Int, row: Int) -> (x: Int, y: Int, width: Int, height: Int)? {
         guard (0...maxLevel).contains(level), col >= 0, row >= 0 else { return nil }
         let side = Self.tileSide * scale(level: level)
+        guard col <= width / side, row <= height / side else { return nil }  // before multiplying: no overflow
         let x = col * side, y = row * side
         guard x < width, y < height else { return nil }
         return (x, y, min(side, width - x), min(side, height - y))
