@@ -117,6 +117,7 @@ extension DirectTiles {
 /// Tiles decoded at a reduction, kept first in, first out up to a byte limit: patches read in
 /// rows share the tiles under their edges, and a window a few tile rows deep holds them.
 public final class ScaledTileCache: Sendable {
+    /// One tile of one level at one reduction.
     public struct Key: Hashable, Sendable {
         var level: Int
         var scale: Int
@@ -132,6 +133,7 @@ public final class ScaledTileCache: Sendable {
     /// The most bytes of decoded pixels kept.
     public let byteLimit: Int
 
+    /// An empty cache keeping at most `byteLimit` bytes of pixels (32 MiB by default).
     public init(byteLimit: Int = 32 << 20) { self.byteLimit = byteLimit }
 
     func tile(_ key: Key) -> RGBAImage? { state.withLock { $0.tiles[key] } }
