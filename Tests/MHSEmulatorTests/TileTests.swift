@@ -54,12 +54,30 @@ struct TileTests {
         let tz = DeepZoom(width: tcga.dimensions.width, height: tcga.dimensions.height)
         #expect(tz.maxLevel == 5)
         let coarse = try #require(try TileRenderer.render(slide: tcga, zoom: tz, level: 3, col: 1, row: 1))
-        // Level 1's pixel 511 starts at level-0 1022.3 (downsample 2.0005): compare loosely.
-        let expected = try tcga.read(x: 1022, y: 1022, level: 1, width: 512, height: 512).image.resized(width: 256, height: 256)
+        // Level 1's pixels from 511 (1024 / 2.0005, rounded down), asked at the smallest
+        // level-0 origin that names them (1023), through OpenSlide (no direct path here).
+        #expect(tcga.directTiles == nil)
+        let expected = try tcga.readRegion(x: 1023, y: 1023, level: 1, width: 512, height: 512).resized(width: 256, height: 256)
+        #expect(coarse == expected, "tile (1, 1) of level 3 is level 1's region from pixel (511, 511), halved")
+    }
+
+    @Test("a DICOM series whose coarser levels OpenSlide shows in other colours: every tile from the direct path, in the colours of level 0")
+    func oneDecoder() throws {
+        let folder = slide("dicom-cmu-1-small-region-wsidicomizer")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".dcm") }.sorted()
+        let dicom = try files.lazy.compactMap { try? Slide(path: folder + "/" + $0) }.first { $0.levels.count > 2 }.map { $0 } ?? Slide(path: folder + "/" + files[0])
+        try #require(dicom.directTiles != nil && dicom.levels.count > 2, "the series opens with its pyramid")
+        let z = DeepZoom(width: dicom.dimensions.width, height: dicom.dimensions.height)
+        // Level maxLevel - 2 (a quarter) reads the slide's level of downsample <= 4; tile (1, 1).
+        let level = z.maxLevel - 2
+        let tile = try #require(try TileRenderer.render(slide: dicom, zoom: z, level: level, col: 1, row: 1))
+        let region = try #require(z.region(level: level, col: 1, row: 1))
+        let fine = try dicom.read(x: region.x, y: region.y, level: 0, width: region.width, height: region.height).image
+        let expected = fine.resized(width: region.width / 4, height: region.height / 4)
         var sum = 0
-        for y in 0..<256 { for x in 0..<256 { sum += abs(Int(coarse[x, y].g) - Int(expected[x, y].g)) } }
-        let mean = Double(sum) / 65536
-        #expect(mean < 2, "tile (1, 1) of level 3 is level 1's region at (1022, 1022) halved: mean difference \(mean)")
+        for y in 0..<expected.height { for x in 0..<expected.width { sum += abs(Int(tile[x, y].r) - Int(expected[x, y].r)) + abs(Int(tile[x, y].g) - Int(expected[x, y].g)) } }
+        let mean = Double(sum) / Double(expected.width * expected.height * 2)
+        #expect(mean < 10, "tile (1, 1) at a quarter has level 0's colours: mean difference \(mean)")
     }
 
     @Test("tiles over HTTP: JPEG, cached, every request recorded; bad paths answered with what is wrong")

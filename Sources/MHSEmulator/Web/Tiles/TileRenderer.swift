@@ -2,7 +2,7 @@ import MHSImaging
 import MHSSlide
 
 /// Draws one deep-zoom tile from a slide: the region read from the finest slide level that is
-/// not finer than the tile needs (the direct JPEG path where it applies), in bands of bounded
+/// not finer than the tile needs (the direct JPEG path whenever the slide has one), in bands of bounded
 /// size, shrunk by area averaging, translucent pixels put on white, padded to a full tile
 /// beyond the slide's edge, and encoded as JPEG.
 enum TileRenderer {
@@ -41,13 +41,26 @@ enum TileRenderer {
         while oy < oh {
             let bandRows = min(rowsPerBand, oh - oy)
             let sy0 = oy * lh / oh, sy1 = max(sy0 + 1, (oy + bandRows) * lh / oh)
-            let x0 = Int((Double(lx) * d).rounded()), y0 = Int((Double(ly + sy0) * d).rounded())
-            let band = try slide.read(x: x0, y: y0, level: l, width: lw, height: sy1 - sy0).image
+            let band = try read(slide, level: l, lx: lx, ly: ly + sy0, width: lw, height: sy1 - sy0)
             let shrunk = band.resized(width: ow, height: bandRows)
             put(shrunk, into: &tile, atRow: oy)
             oy += bandRows
         }
         return tile
+    }
+
+    /// Level pixels (`lx`, `ly` in the level's own pixels) through the direct JPEG path
+    /// whenever the slide has one — whatever the level's downsample, so every tile of a view
+    /// comes from one decoder (OpenSlide shows some DICOM series in other colours) — else
+    /// through OpenSlide.
+    private static func read(_ slide: Slide, level: Int, lx: Int, ly: Int, width: Int, height: Int) throws -> RGBAImage {
+        let d = slide.levels[level].downsample
+        // The smallest level-0 coordinate whose floor division by d is lx (d >= 1).
+        let x = Int((Double(lx) * d).rounded(.up)), y = Int((Double(ly) * d).rounded(.up))
+        if let direct = slide.directTiles {
+            return try direct.readRegion(x: x, y: y, level: level, width: width, height: height, downsample: d)
+        }
+        return try slide.readRegion(x: x, y: y, level: level, width: width, height: height)
     }
 
     /// Copies `src` into `tile` at (0, `row`), putting translucent pixels on white.
