@@ -85,7 +85,8 @@ struct ScaledDecodeTests {
         let folder = slide("dicom-cmu-1-small-region-wsidicomizer")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".dcm") }.sorted()
         let dicom = try Slide(path: folder + "/" + (files.first ?? "none.dcm"))
-        if dicom.directTiles != nil {
+        try #require(dicom.directTiles != nil, "the wsidicomizer series has the direct path")
+        do {
             let g = try PatchGrid(levels: Array(dicom.levels.prefix(1)), mpp: dicom.mpp?.x, path: dicom.path, patchSize: 64, resolution: .mpp(2.0))
             let p = try PatchStream(slide: dicom, grid: g).read(column: 1, row: 1)
             #expect(p.decodeScale == 4)

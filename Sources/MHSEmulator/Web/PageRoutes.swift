@@ -1,15 +1,12 @@
 import Foundation
 import Hummingbird
 import MHSContract
-import MHSImaging
 import NIOCore
-import Synchronization
 
 /// The web page at `/` (every task), `/?scan=ID` (one scan in the whole window), and what its
 /// viewer reads: deep-zoom tiles, the posted layers, Leaflet and the page's own script.
 struct PageRoutes {
     let emulator: EmulatorCore
-    let thumbnails = ThumbnailCache()
     let tiles = TileCache()
     let overlays = OverlayCache()
 
@@ -33,13 +30,6 @@ struct PageRoutes {
             }
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
         }
-        router.get("/_emulator/scans/:scan/thumbnail.png") { _, context in
-            let id = context.parameters.get("scan") ?? ""
-            guard let png = thumbnails.png(for: id, emulator: emulator) else {
-                return Self.text(.notFound, "no readable slide for scan \(id)\n")
-            }
-            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "max-age=3600"], body: .init(byteBuffer: ByteBuffer(bytes: png)))
-        }
         router.get("/_emulator/scans/:scan/tiles/:z/:x/:y") { _, context in
             let id = context.parameters.get("scan") ?? ""
             let name = context.parameters.get("y") ?? ""
@@ -57,6 +47,7 @@ struct PageRoutes {
                 let jpeg = try tiles.tile("\(id)/\(z)/\(x)/\(y)") {
                     try TileRenderer.jpeg(slide: slide, zoom: zoom, level: z, col: x, row: y) ?? []
                 }
+                guard !jpeg.isEmpty else { return Self.text(.notFound, "no tile \(z)/\(x)/\(y): outside the slide's levels\n") }
                 return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "max-age=3600"], body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
             } catch {
                 return Self.text(.internalServerError, "tile \(z)/\(x)/\(y) of scan \(id) could not be read: \(error)\n")
@@ -133,34 +124,4 @@ actor OverlayCache {
         built[scan.id] = result
         return result
     }
-}
-
-/// Thumbnails are read once per scan and kept.
-final class ThumbnailCache: Sendable {
-    private let cache = Mutex<[String: [UInt8]]>([:])
-
-    func png(for scanId: String, emulator: EmulatorCore) -> [UInt8]? {
-        if let hit = cache.withLock({ $0[scanId] }) { return hit }
-        guard let slide = emulator.slides[scanId], let image = try? slide.thumbnail(maxSide: 1024), let png = try? PNG.encode(image)
-        else { return nil }
-        cache.withLock { $0[scanId] = png }
-        return png
-    }
-}
-
-/// Escapes text for HTML.
-func esc(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.count)
-    for c in text {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(c)
-        }
-    }
-    return out
 }
